@@ -1,0 +1,39 @@
+"""Presets: ``tiny`` (tests, seconds), ``cpu`` (a 2-core laptop, minutes), ``gpu`` (full quality).
+
+Every experiment config is a frozen dataclass with ``tiny()``, ``cpu()`` and ``gpu()``
+classmethods; :func:`config_for` picks one by name, and :func:`auto_preset` picks ``cpu`` or
+``gpu`` from the JAX backend.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, TypeVar
+
+import jax
+
+Preset = Literal["tiny", "cpu", "gpu"]
+PRESETS: tuple[str, ...] = ("tiny", "cpu", "gpu")
+
+T = TypeVar("T")
+
+
+def auto_preset() -> str:
+    """``gpu`` when JAX runs on an accelerator (GPU or TPU), else ``cpu``."""
+    return "cpu" if jax.default_backend() == "cpu" else "gpu"
+
+
+def resolve_preset(preset: str | None) -> str:
+    """Validate a preset name; ``None`` or ``"auto"`` picks one from the hardware."""
+    if preset is None or preset == "auto":
+        return auto_preset()
+    if preset not in PRESETS:
+        raise ValueError(
+            f"unknown preset {preset!r}: choose one of {', '.join(PRESETS)} "
+            "(or leave it out to pick cpu/gpu from the hardware)"
+        )
+    return preset
+
+
+def config_for(config_cls: type[T], preset: str | None) -> T:
+    """``config_cls.tiny()``, ``.cpu()`` or ``.gpu()`` for the resolved preset."""
+    return getattr(config_cls, resolve_preset(preset))()
