@@ -1,0 +1,33 @@
+"""The one train-step shape (shared/STYLE.md, habit 4), built around any ``loss_fn``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+from flax import nnx
+
+LossFn = Callable[[Any, Any, jax.Array], tuple[jax.Array, dict[str, jax.Array]]]
+
+
+def make_train_step(loss_fn: LossFn):
+    """``train_step(model, optimizer, batch, key) -> metrics`` for ``loss_fn(model, batch, key) -> (loss, metrics)``.
+
+    Bind settings into ``loss_fn`` with ``functools.partial`` before calling this.
+    The returned metrics hold ``loss`` and the gradient's global norm ``grad_norm`` beside ``loss_fn``'s own.
+    """
+
+    @nnx.jit
+    def train_step(model, optimizer, batch, key):
+        (loss, metrics), grads = nnx.value_and_grad(loss_fn, has_aux=True)(model, batch, key)
+        optimizer.update(model, grads)
+        return {"loss": loss, "grad_norm": _global_norm(grads), **metrics}
+
+    return train_step
+
+
+def _global_norm(grads) -> jax.Array:
+    import optax
+
+    return optax.global_norm(jax.tree.leaves(grads))
