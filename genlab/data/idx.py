@@ -63,3 +63,13 @@ def write_idx(path: str | Path, array: np.ndarray) -> Path:
     with _open(path, "wb") as f:
         f.write(header + np.ascontiguousarray(big).tobytes())
     return path
+
+
+def idx_shape(path: str | Path) -> tuple[int, ...]:
+    """The array shape written in an IDX file's header, without reading the data (cheap, even for ``.gz``)."""
+    path = Path(path)
+    with _open(path, "rb") as f:
+        magic = f.read(4)
+        if len(magic) < 4 or magic[0] != 0 or magic[1] != 0 or magic[2] not in _DTYPES:
+            raise IDXFormatError(f"{path}: bad IDX magic number {magic.hex()!r}; download the file again")
+        return tuple(int(s) for s in np.frombuffer(f.read(4 * magic[3]), ">u4"))
