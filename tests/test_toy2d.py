@@ -1,0 +1,52 @@
+"""The 2D mixtures follow REFERENCES.md exactly: ring8 (8 modes on the unit circle, σ 0.01), grid25 ({-4..4}², σ 0.05)."""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+import pytest
+
+from genlab.data.toy2d import GRID25, RING8, TOY2D, toy2d
+
+
+def test_ring8_centres_at_angles_2pi_k_over_8():
+    k = np.arange(8)
+    expected = np.stack([np.cos(2 * np.pi * k / 8), np.sin(2 * np.pi * k / 8)], axis=1)
+    np.testing.assert_allclose(RING8.centers, expected, atol=1e-12)
+    distances = np.linalg.norm(RING8.centers[:, None] - RING8.centers[None], axis=-1)
+    assert np.min(distances + np.eye(8) * 10) > 0.7  # 8 distinct modes (neighbours are 2 sin(π/8) ≈ 0.765 apart)
+    np.testing.assert_allclose(np.linalg.norm(RING8.centers, axis=1), 1.0)
+    assert RING8.sigma == 0.01
+
+
+def test_grid25_centres_and_sigma():
+    axis = np.array([-4.0, -2.0, 0.0, 2.0, 4.0])
+    expected = {(x, y) for x in axis for y in axis}
+    assert GRID25.centers.shape == (25, 2)
+    assert {tuple(c) for c in GRID25.centers.tolist()} == expected
+    assert GRID25.sigma == 0.05
+
+
+@pytest.mark.parametrize("dist", [RING8, GRID25], ids=lambda d: d.name)
+def test_samples_spread_sigma_around_their_mode(dist):
+    x = np.asarray(dist.sample(jax.random.key(0), 4000))
+    assert x.shape == (4000, 2) and x.dtype == np.float32
+    nearest = np.argmin(np.linalg.norm(x[:, None] - dist.centers[None], axis=-1), axis=1)
+    offsets = x - dist.centers[nearest]
+    np.testing.assert_allclose(offsets.std(axis=0), dist.sigma, rtol=0.1)  # 4000 draws: ~1% error expected
+    counts = np.bincount(nearest, minlength=len(dist.centers))
+    assert counts.min() > 0.5 * len(x) / len(dist.centers)  # every mode used, roughly uniformly
+
+
+def test_sampling_is_a_pure_function_of_the_key():
+    for dist in TOY2D.values():
+        a, b = dist.sample(jax.random.key(1), 64), dist.sample(jax.random.key(1), 64)
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+        assert not np.array_equal(np.asarray(a), np.asarray(dist.sample(jax.random.key(2), 64)))
+        assert a.shape == (64, 2)
+
+
+def test_unknown_name():
+    assert toy2d("ring8") is RING8
+    with pytest.raises(ValueError, match="ring8"):
+        toy2d("swissroll")
