@@ -91,7 +91,8 @@ def test_single_device_mesh_places_jax_arrays():
     images, labels = _data()
     batch = image_batches(images, labels, batch_size=B, seed=0, mesh=mesh)(0)
     assert isinstance(batch["image"], jax.Array)
-    np.testing.assert_array_equal(np.asarray(batch["label"]), image_batches(images, labels, batch_size=B, seed=0)(0)["label"])
+    expected = image_batches(images, labels, batch_size=B, seed=0)(0)["label"]
+    np.testing.assert_array_equal(np.asarray(batch["label"]), expected)
 
 
 _FOUR_DEVICES = textwrap.dedent("""

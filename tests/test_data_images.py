@@ -192,7 +192,8 @@ def test_missing_dataset_error_lists_every_way(no_sources):
         load_images("fashion_mnist", "train")
     assert isinstance(info.value, FileNotFoundError)
     message = str(info.value)
-    for needle in ("GENLAB_DATA=DIR", "which does not exist", "fashion-mnist/", "train-images-idx3-ubyte[.gz]", "t10k-labels-idx1-ubyte[.gz]",
+    for needle in ("GENLAB_DATA=DIR", "which does not exist", "fashion-mnist/",
+                   "train-images-idx3-ubyte[.gz]", "t10k-labels-idx1-ubyte[.gz]",
                    "apt-get install dataset-fashion-mnist", "pip install 'genlab[tfds]'",
                    "make_embedded_subset.py", "tensorflow-datasets is not installed"):
         assert needle in message, needle

@@ -1,4 +1,4 @@
-"""The 2D mixtures follow REFERENCES.md exactly: ring8 (8 modes on the unit circle, σ 0.01), grid25 ({-4..4}², σ 0.05)."""
+"""The 2D mixtures follow REFERENCES.md: ring8 (8 modes on the unit circle, σ 0.01), grid25 ({-4..4}², σ 0.05)."""
 
 from __future__ import annotations
 

@@ -57,7 +57,7 @@ def write_idx(path: str | Path, array: np.ndarray) -> Path:
     array = np.asarray(array)
     key = array.dtype.str.lstrip("<>|=")
     if key not in _CODES:
-        raise ValueError(f"IDX cannot store dtype {array.dtype}; use one of uint8, int8, int16, int32, float32, float64")
+        raise ValueError(f"IDX cannot store dtype {array.dtype}: convert to uint8, int8, int16, int32, float32 or float64")
     big = array.astype(array.dtype.newbyteorder(">"), copy=False)
     header = bytes([0, 0, _CODES[key], array.ndim]) + np.asarray(array.shape, ">u4").tobytes()
     with _open(path, "wb") as f:

@@ -114,7 +114,9 @@ def _locate(spec: DatasetSpec, split: str, kind: str) -> tuple[str | None, str]:
 def how_to_get(spec: DatasetSpec) -> str:
     """Every way to make ``spec`` loadable, as lines for an error message or a report."""
     env = os.environ.get(ENV_VAR)
-    env_note = "(not set)" if not env else f"(now {env!r}" + ("" if Path(env).is_dir() else ", which does not exist") + ")"
+    env_note = "(not set)"
+    if env:
+        env_note = f"(now {env!r}" + ("" if Path(env).is_dir() else ", which does not exist") + ")"
     where = f"DIR/{spec.folders[0]}/" + (" (or directly in DIR/)" if spec.files_in_root else "")
     names = spec.files("train") + spec.files("test")
     suffix = "[.gz]" if spec.file_format == "idx" else ""

@@ -175,7 +175,7 @@ def tfds_status(spec: DatasetSpec, split: str) -> tuple[int | None, str]:
     try:
         builder = tfds.builder(spec.name)
         if not builder.is_prepared():
-            return None, f"installed; not downloaded yet (first load_images(source='tfds') downloads to {builder.data_dir})"
+            return None, f"installed; not downloaded yet (the first load downloads it to {builder.data_dir})"
         return int(builder.info.splits[split].num_examples), str(builder.data_dir)
     except Exception as err:  # a report line, not a failure: show what tfds said
         return None, f"installed, but tfds.builder failed: {type(err).__name__}: {err}"
