@@ -1,0 +1,62 @@
+"""Generator and discriminator MLPs for 2D toy data (the Metz et al. 2017 / VEEGAN setup by default).
+
+Modules hold no maths beyond their layers: losses, penalties and packing live in
+``genlab.objectives.gan``. ``G(z, label=None) -> x`` and ``D(x, label=None) -> logits [B]``.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from genlab.objectives.gan import minibatch_stddev
+
+ACTIVATIONS = {"relu": nnx.relu, "leaky_relu": lambda h: nnx.leaky_relu(h, 0.2), "tanh": jnp.tanh}
+
+
+def _activation(name: str):
+    if name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}: choose one of {', '.join(ACTIVATIONS)}")
+    return ACTIVATIONS[name]
+
+
+class MLPGenerator(nnx.Module):
+    """z: [B, latent_dim] -> x: [B, out_dim]. ``depth`` hidden layers of ``width`` units."""
+
+    def __init__(self, latent_dim: int = 256, width: int = 128, depth: int = 2, out_dim: int = 2,
+                 activation: str = "relu", *, rngs: nnx.Rngs):
+        self.latent_dim = latent_dim
+        self.act = activation
+        sizes = [latent_dim] + [width] * depth
+        self.hidden = nnx.List([nnx.Linear(a, b, rngs=rngs) for a, b in zip(sizes[:-1], sizes[1:])])
+        self.out = nnx.Linear(sizes[-1], out_dim, rngs=rngs)
+
+    def __call__(self, z: jax.Array, label: jax.Array | None = None) -> jax.Array:
+        h = z
+        for layer in self.hidden:
+            h = _activation(self.act)(layer(h))
+        return self.out(h)
+
+
+class MLPDiscriminator(nnx.Module):
+    """x: [B, in_dim] -> logits [B]. For PacGAN with degree m build it with ``in_dim = m * 2``.
+
+    ``minibatch_std`` appends the batch's mean standard deviation to the last hidden features.
+    """
+
+    def __init__(self, in_dim: int = 2, width: int = 128, depth: int = 1, activation: str = "relu",
+                 minibatch_std: bool = False, *, rngs: nnx.Rngs):
+        self.act = activation
+        self.minibatch_std = minibatch_std
+        sizes = [in_dim] + [width] * depth
+        self.hidden = nnx.List([nnx.Linear(a, b, rngs=rngs) for a, b in zip(sizes[:-1], sizes[1:])])
+        self.out = nnx.Linear(sizes[-1] + int(minibatch_std), 1, rngs=rngs)
+
+    def __call__(self, x: jax.Array, label: jax.Array | None = None) -> jax.Array:
+        h = x
+        for layer in self.hidden:
+            h = _activation(self.act)(layer(h))
+        if self.minibatch_std:
+            h = minibatch_stddev(h)
+        return self.out(h)[:, 0]
