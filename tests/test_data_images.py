@@ -70,18 +70,6 @@ def test_embedded_subset_rows_are_distinct_images_of_the_source():
             assert npz[f"{split}_images"].dtype == np.uint8
 
 
-_DEBIAN = sources.DATASETS["fashion_mnist"].system_dirs[0]
-
-
-@pytest.mark.skipif(not (_DEBIAN / "t10k-images-idx3-ubyte.gz").is_file(),
-                    reason="needs Debian's dataset-fashion-mnist (apt-get install dataset-fashion-mnist)")
-def test_embedded_subset_matches_debian_files_when_installed():
-    src = _DEBIAN
-    with np.load(sources.EMBEDDED_PATH) as npz:
-        full = read_idx(src / "t10k-images-idx3-ubyte.gz")
-        np.testing.assert_array_equal(full[npz["test_index"]], npz["test_images"])
-
-
 def test_limit_and_unit_range():
     data = load_images(source="embedded", split="test", limit=7)
     assert data.images.shape == (7, 28, 28, 1) and data.labels.shape == (7,)
