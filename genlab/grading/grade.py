@@ -1,0 +1,83 @@
+"""Grade a batch of submitted notebooks: ``genlab grade SUBMISSIONS... --out grades.csv``."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from genlab.grading import results as res
+from genlab.grading.bundle import Bundle, find_bundle, load_bundle
+from genlab.grading.sandbox import Limits, run_submission
+
+
+def collect(paths: list[Path]) -> list[tuple[str, Path]]:
+    """(student id, notebook) for every ``.ipynb`` given or found under a given folder."""
+    found: list[tuple[str, Path]] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            for nb in sorted(path.rglob("*.ipynb")):
+                if ".ipynb_checkpoints" not in nb.parts:
+                    found.append((nb.relative_to(path).with_suffix("").as_posix(), nb))
+        elif path.suffix == ".ipynb" and path.is_file():
+            found.append((path.stem, path))
+        else:
+            raise FileNotFoundError(f"{path} is neither a notebook (.ipynb) nor a folder of notebooks")
+    ids = [s for s, _ in found]
+    dupes = sorted({s for s in ids if ids.count(s) > 1})
+    if dupes:
+        raise ValueError(f"two submissions share the id(s) {dupes}: give folders, not same-named files")
+    return found
+
+
+def _lab_of(notebook: Path) -> str:
+    try:
+        meta = json.loads(notebook.read_text(encoding="utf-8")).get("metadata", {})
+    except (OSError, ValueError):
+        meta = {}
+    name = meta.get("otter", {}).get("assignment_name") if isinstance(meta.get("otter"), dict) else None
+    if not name:
+        raise ValueError(f"{notebook}: cannot tell which lab this is; pass --lab LAB")
+    return str(name)
+
+
+def grade_batch(
+    submissions: list[Path],
+    out_csv: Path,
+    *,
+    lab: str | None = None,
+    dist: Path | None = None,
+    limits: Limits = Limits(),
+    results_json: bool = False,
+    feedback_dir: Path | None = None,
+    log=print,
+) -> list[res.Graded]:
+    """Grade every submission (each in its own process), write the CSV and one feedback per student."""
+    out_csv = Path(out_csv).resolve()
+    feedback_dir = Path(feedback_dir or out_csv.with_name(out_csv.stem + "_feedback")).resolve()
+    todo = collect(submissions)
+    bundles: dict[str, Bundle] = {}
+    deny = [Path(p).resolve() for p in submissions] + [feedback_dir, out_csv]
+    graded = []
+    feedback_dir.mkdir(parents=True, exist_ok=True)
+    for student, notebook in todo:
+        key = lab or _lab_of(notebook)
+        if key not in bundles:
+            bundles[key] = load_bundle(find_bundle(key, dist))
+        bundle = bundles[key]
+        start = time.monotonic()
+        report = run_submission(notebook, bundle, limits, deny)
+        g = res.score(student, notebook, bundle, report)
+        graded.append(g)
+        slug = student.replace("/", "__")
+        (feedback_dir / f"{slug}.md").write_text(res.feedback_markdown(g))
+        (feedback_dir / f"{slug}.log").write_text(report.log_tail)
+        if results_json:
+            (feedback_dir / f"{slug}.results.json").write_text(json.dumps(res.gradescope_results(g), indent=1))
+        log(
+            f"[genlab grade] {student}: {g.total:.4g}/{g.possible:.4g} ({report.status}) "
+            f"in {time.monotonic() - start:.1f} s"
+        )
+    res.write_csv(out_csv, graded)
+    log(f"[genlab grade] {len(graded)} submissions -> {out_csv} (feedback in {feedback_dir})")
+    return graded
