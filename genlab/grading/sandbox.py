@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -30,8 +31,8 @@ from pathlib import Path
 
 from genlab.grading.bundle import Bundle
 
-_ENV_PASS = ("PATH", "LANG", "LC_ALL", "LD_LIBRARY_PATH", "GENLAB_PRESET", "PYTHONPATH")
-_ENV_PREFIXES = ("JAX_", "XLA_", "CUDA_", "NVIDIA_", "TPU_")
+_ENV_PASS = ("PATH", "LANG", "LC_ALL", "LD_LIBRARY_PATH", "PYTHONPATH")
+_ENV_PREFIXES = ("JAX_", "XLA_", "CUDA_", "NVIDIA_", "TPU_", "GENLAB_")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,7 +109,8 @@ def _run_once(notebook, bundle, limits, deny, skip):
         "deny": [str(Path(d).resolve()) for d in deny] + [str(bundle.root)],
         "skip_cells": skip,
     }
-    tests = {"sources": dict(bundle.sources), "seconds": 0.2 * limits.timeout_s}
+    nonce = secrets.token_hex(16)  # sent with the tests; the result must echo it
+    tests = {"sources": dict(bundle.sources), "seconds": 0.2 * limits.timeout_s, "nonce": nonce}
     read_fd, write_fd = os.pipe()
     proc = subprocess.Popen(
         [sys.executable, "-B", "-P", "-m", "genlab.grading.harness", str(write_fd)],
@@ -124,7 +126,7 @@ def _run_once(notebook, bundle, limits, deny, skip):
     channel.thread.join(10)
     output.thread.join(10)
     shutil.rmtree(workdir, ignore_errors=True)
-    return _conclude(channel, proc.returncode, killed, output.text(), bundle), channel.last_cell
+    return _conclude(channel, proc.returncode, killed, output.text(), bundle, nonce), channel.last_cell
 
 
 def _watch(proc, limits) -> str | None:
@@ -207,6 +209,8 @@ class _Channel:
                     else:
                         self.breaches.append("a second 'ready' message")
                 elif kind == "result":
+                    if not self.readies:
+                        self.breaches.append("a result before the tests were sent")
                     self.results.append(message)
                 else:
                     self.breaches.append(f"an unknown message type {kind!r}")
@@ -219,9 +223,11 @@ class _Channel:
             pass
 
 
-def _conclude(channel, returncode, killed, log, bundle) -> RunReport:
+def _conclude(channel, returncode, killed, log, bundle, nonce) -> RunReport:
     if len(channel.results) > 1:
         channel.breaches.append(f"{len(channel.results)} result messages instead of one")
+    if channel.results and not secrets.compare_digest(str(channel.results[0].get("nonce")), nonce):
+        channel.breaches.append("a result that does not answer the tests that were sent")
     if channel.breaches:
         return RunReport("tampering", None, notes=["tampering: " + "; ".join(channel.breaches)], log_tail=log)
     if not channel.results:
