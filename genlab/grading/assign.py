@@ -46,6 +46,7 @@ class BuiltLab:
     autograder: Path  # the bundle folder
     points: dict[str, float]
     private_tests: int
+    solutions: object = None  # results.Graded of the solution notebook (None with check=False)
 
 
 def master_notebook(master: Path):
@@ -229,11 +230,10 @@ def build_lab(
     if found:
         raise AssignError(f"{lab}: the student folder leaks: " + "; ".join(found))
     points = bundle.possible()
-    if check:
-        check_solutions(bundle, limits, log)
+    solutions = check_solutions(bundle, limits, log) if check else None
     log(f"[genlab assign] {lab}: {len(questions)} questions, {sum(points.values()):g} points, "
         f"{added} private tests -> {lab_dir}")  # fmt: skip
-    return BuiltLab(lab, student_dir / f"{lab}.ipynb", bundle_dir, points, added)
+    return BuiltLab(lab, student_dir / f"{lab}.ipynb", bundle_dir, points, added, solutions)
 
 
 def check_solutions(bundle, limits: Limits, log=print):

@@ -1,0 +1,79 @@
+"""``genlab assign`` end to end: private tests, failing solutions, the setup cell, the CLI."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+
+import pytest
+from grading_helpers import FIXTURE_LAB, PRIVATE_TESTS, SUBMISSIONS, write_notebook
+
+from genlab.cli import main
+from genlab.grading.assign import build_lab
+from genlab.grading.sandbox import Limits
+
+pytestmark = pytest.mark.slow
+LIMITS = Limits(timeout_s=120, memory_mb=2000)
+
+
+@pytest.fixture(scope="module")
+def with_private(tmp_path_factory):
+    out = tmp_path_factory.mktemp("dist")
+    return build_lab(FIXTURE_LAB, out, private_dir=PRIVATE_TESTS, limits=LIMITS, log=lambda *a: None)
+
+
+def test_private_tests_join_the_bundle_as_hidden_tests_only(with_private):
+    lab = with_private
+    assert lab.private_tests == 1
+    from otter.test_files.exception_test import ExceptionTestFile
+
+    q1 = ExceptionTestFile.from_file(str(lab.autograder / "tests" / "q1.py"))
+    hidden = {tc.body.test_func.__name__: tc.hidden for tc in q1.test_cases}
+    assert hidden == {"test_q1_shape": False, "test_q1_values": True, "test_q1_private_symmetric": True}
+    student = "\n".join(p.read_text() for p in lab.student.parent.rglob("*") if p.is_file())
+    assert "private" not in student
+    assert lab.solutions.total == lab.solutions.possible == 7  # the private test passes on the solutions
+
+
+def test_otter_zip_carries_the_private_tests(with_private):
+    import zipfile
+
+    [zip_path] = with_private.autograder.glob("*-autograder_*.zip")
+    with zipfile.ZipFile(zip_path) as z:
+        assert "test_q1_private_symmetric" in z.read("tests/q1.py").decode()
+
+
+def test_assign_fails_when_solutions_miss_full_marks(tmp_path, capsys):
+    private = tmp_path / "private"
+    private.mkdir()
+    (private / "q2_private.py").write_text("def test_q2_impossible(q2_samples):\n    assert q2_samples is None\n")
+    rc = main(["assign", str(FIXTURE_LAB), "--out", str(tmp_path / "dist"), "--private-tests", str(private)])
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert "not full marks" in err and "q2" in err
+
+
+def test_setup_cell_is_harmless_offline_and_writes_public_tests(with_private, tmp_path):
+    nb = json.loads(with_private.student.read_text())
+    setup = "".join(nb["cells"][0]["source"])
+    assert "genlab_setup" in nb["cells"][0]["metadata"]["tags"]
+    env = {"PATH": "/nonexistent", "HOME": str(tmp_path), "no_proxy": "*", "https_proxy": "http://127.0.0.1:9"}
+    code = setup + "\nprint(type(grader).__name__)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().endswith("Notebook")
+    assert sorted(p.name for p in (tmp_path / "tests").iterdir()) == ["q1.py", "q2.py", "q3.py"]
+    assert "hidden=True" not in (tmp_path / "tests" / "q1.py").read_text()
+
+
+def test_grade_cli_finds_the_lab_from_the_notebook(with_private, tmp_path):
+    notebook = write_notebook(SUBMISSIONS / "full.py", tmp_path / "alice.ipynb")
+    dist = with_private.autograder.parent.parent
+    out = tmp_path / "grades.csv"
+    rc = main(["grade", str(notebook), "--out", str(out), "--dist", str(dist), "--timeout", "120", "--memory", "2000"])
+    assert rc == 0
+    [row] = list(csv.DictReader(out.open()))
+    assert row["student"] == "alice" and row["total"] == "7" and row["lab"] == "fixture_lab"
+    assert (tmp_path / "grades_feedback" / "alice.md").is_file()

@@ -1,0 +1,191 @@
+"""Fast specifications of the grading pieces (no notebook is executed here)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from grading_helpers import FIXTURE_LAB, PRIVATE_TESTS
+
+from genlab.grading import guard, labs, sandbox
+from genlab.grading.assign import AssignError, master_notebook
+from genlab.grading.harness import cell_code
+from genlab.grading.private import merge_private
+from genlab.grading.student import pack_tests, unpack_tests, write_public_tests
+
+
+def test_term_table_reads_rows_before_the_first_question():
+    rows = labs.term_table(FIXTURE_LAB.read_text())
+    assert [t for t, _ in rows] == ["Divergenz", "Sampler"]
+    late = "# %% [raw]\n# # BEGIN QUESTION\n# name: q1\n\n# | Generator | generator | §1 |\n"
+    assert labs.term_table(late) == []
+
+
+def test_master_without_term_table_is_refused(tmp_path):
+    text = FIXTURE_LAB.read_text().replace("| Divergenz |", "| divergence |").replace("| Sampler |", "| sampler x |")
+    master = tmp_path / "09_bad.py"
+    master.write_text(text.replace("name: fixture_lab", "name: 09_bad"))
+    with pytest.raises(AssignError, match="term table"):
+        master_notebook(master)
+
+
+def test_master_with_repeated_test_name_is_refused(tmp_path):
+    text = FIXTURE_LAB.read_text().replace("def test_q1_values(", "def test_q1_shape(")
+    master = tmp_path / "fixture_lab.py"
+    master.write_text(text)
+    with pytest.raises(AssignError, match="two tests named test_q1_shape"):
+        master_notebook(master)
+
+
+def test_master_config_gets_the_settings_genlab_needs():
+    _, config = master_notebook(FIXTURE_LAB)
+    assert config["tests"] == {"files": True, "ok_format": False}
+    assert config["name"] == "fixture_lab" and config["seed"]["variable"] == "SEED"
+
+
+def test_unknown_lab_names_the_known_ones():
+    with pytest.raises(FileNotFoundError, match="no lab named 'nope'"):
+        labs.resolve_master("nope")
+
+
+def test_cell_code_skips_magics_checks_and_the_setup_cell():
+    code = {"cell_type": "code", "metadata": {}, "source": "x = 1\n  %time y = 2\n!ls\n"}
+    assert cell_code(code).splitlines()[1].startswith("  pass")
+    assert cell_code({"cell_type": "code", "metadata": {}, "source": "%%bash\nrm -rf /"}) is None
+    assert cell_code({"cell_type": "code", "metadata": {}, "source": 'grader.check("q1")'}) is None
+    assert cell_code({"cell_type": "code", "metadata": {"tags": ["genlab_setup"]}, "source": "x = 1"}) is None
+    assert cell_code({"cell_type": "markdown", "metadata": {}, "source": "x = 1"}) is None
+
+
+def test_private_tests_merge_as_hidden_cases():
+    from otter.test_files.exception_test import ExceptionTestFile
+
+    public = 'from otter.test_files import test_case\nOK_FORMAT = False\nname = "q1"\npoints = 2\n\n'
+    public += "@test_case(points=None, hidden=False)\ndef test_q1_private_symmetric(f):\n    assert f\n"
+    merged, added = merge_private(public, PRIVATE_TESTS / "fixture_lab" / "q1_private.py")
+    tf = ExceptionTestFile.from_string(merged)
+    assert added == 1 and len(tf.test_cases) == 2
+    assert [tc.hidden for tc in tf.test_cases] == [False, True]
+    assert tf.possible == 2  # private tests share the question's points
+
+
+def test_private_test_file_with_other_code_is_refused(tmp_path):
+    bad = tmp_path / "q1_private.py"
+    bad.write_text("X = open('/etc/passwd').read()\ndef test_x(y):\n    pass\n")
+    with pytest.raises(ValueError, match="only imports and test_"):
+        merge_private("name = 'q1'\n", bad)
+
+
+def test_public_tests_pack_and_write(tmp_path):
+    tests = {"q1.py": "name = 'q1'\n", "q2.py": "name = 'q2'\n"}
+    blob = pack_tests(tests)
+    assert blob.isascii() and unpack_tests(blob) == tests
+    assert len(write_public_tests(blob, tmp_path / "tests")) == 2
+    assert write_public_tests(blob, tmp_path / "tests") == []  # unchanged files are left alone
+
+
+def test_snapshot_restores_patched_attributes():
+    import builtins
+
+    snap = guard.Snapshot()
+    real_allclose, real_abs = np.allclose, builtins.abs
+    try:
+        np.allclose = lambda *a, **k: True
+        builtins.abs = lambda x: 0
+        np.some_new_name = 1
+        changed = snap.restore()
+    finally:
+        np.allclose, builtins.abs = real_allclose, real_abs
+        vars(np).pop("some_new_name", None)
+    assert np.allclose is real_allclose and builtins.abs is real_abs
+    assert {"numpy.allclose", "builtins.abs", "numpy.some_new_name"} <= set(changed)
+
+
+def test_audit_hook_confines_files_and_processes(tmp_path):
+    work, denied = tmp_path / "work", tmp_path / "bundle"
+    work.mkdir()
+    denied.mkdir()
+    (denied / "q1.py").write_text("secret")
+    script = textwrap.dedent(f"""
+        import json, os, subprocess
+        from genlab.grading import guard
+        refusals = []
+        guard.install_audit_hook({str(work)!r}, [{str(denied)!r}], refusals)
+        outcome = {{}}
+        def attempt(name, fn):
+            try:
+                fn()
+                outcome[name] = "allowed"
+            except (PermissionError, RuntimeError):
+                outcome[name] = "refused"
+        attempt("write inside", lambda: open({str(work / "a.txt")!r}, "w").write("x"))
+        attempt("write outside", lambda: open({str(tmp_path / "b.txt")!r}, "w").write("x"))
+        attempt("read denied", lambda: open({str(denied / "q1.py")!r}).read())
+        attempt("list denied", lambda: os.listdir({str(denied)!r}))
+        attempt("remove outside", lambda: os.remove({str(denied / "q1.py")!r}))
+        attempt("subprocess", lambda: subprocess.run(["true"]))
+        attempt("kill parent", lambda: os.kill(os.getppid(), 0))
+        seen = []
+        __import__("sys").addaudithook(lambda event, args: seen.append(event))  # silently not added
+        open({str(work / "c.txt")!r}, "w").close()
+        outcome["audit hook"] = "allowed" if seen else "refused"
+        print(json.dumps(outcome))
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    outcome = json.loads(out.stdout.strip().splitlines()[-1])
+    assert outcome.pop("write inside") == "allowed"
+    assert set(outcome.values()) == {"refused"}, outcome
+    assert len(outcome) == 7
+    assert (denied / "q1.py").read_text() == "secret" and not (tmp_path / "b.txt").exists()
+
+
+def _channel(results=(), readies=1, breaches=()):
+    return SimpleNamespace(results=list(results), readies=readies, breaches=list(breaches))
+
+
+def _bundle():
+    from otter.test_files.exception_test import ExceptionTestFile
+
+    src = "from otter.test_files import test_case\nOK_FORMAT = False\nname = 'q1'\npoints = 1\n"
+    src += "@test_case()\ndef test_a(x):\n    assert x\n"
+    return SimpleNamespace(questions=("q1",), test_files=lambda: {"q1": ExceptionTestFile.from_string(src)})
+
+
+@pytest.mark.parametrize(
+    "results, problem",
+    [
+        ([{"nonce": "n", "cases": {"q1": [{"name": "q1 - 1", "passed": True}]}}] * 2, "2 result messages"),
+        ([{"nonce": "forged", "cases": {"q1": [{"name": "q1 - 1", "passed": True}]}}], "does not answer"),
+        ([{"nonce": "n", "cases": {"q1": [{"name": "other", "passed": True}]}}], "test cases"),
+        ([{"nonce": "n", "cases": {"q9": []}}], "questions"),
+    ],
+)
+def test_protocol_breaches_are_flagged_as_tampering(results, problem):
+    report = sandbox._conclude(_channel(results), 0, None, "", _bundle(), "n")
+    assert report.status == "tampering" and report.cases is None
+    assert problem in report.notes[0]
+
+
+def test_a_clean_result_is_accepted():
+    result = {"nonce": "n", "status": "ok", "cases": {"q1": [{"name": "q1 - 1", "passed": True, "message": ""}]}}
+    report = sandbox._conclude(_channel([result]), 0, None, "", _bundle(), "n")
+    assert report.status == "ok" and report.cases["q1"][0]["passed"]
+
+
+def test_a_killed_child_is_explained():
+    report = sandbox._conclude(_channel([], readies=0), -9, None, "", _bundle(), "n")
+    assert report.status == "memory" and "SIGKILL" in report.notes[0]
+
+
+def test_cli_reports_unknown_lab_and_missing_submissions(tmp_path, capsys):
+    from genlab.cli import main
+
+    assert main(["assign", "no_such_lab"]) == 2
+    assert "no lab named 'no_such_lab'" in capsys.readouterr().err
+    assert main(["grade", str(tmp_path / "missing.ipynb"), "--out", str(tmp_path / "g.csv")]) == 2
+    assert "neither a notebook" in capsys.readouterr().err

@@ -1,0 +1,67 @@
+"""CI gate for every lab master labs/*.py (built once per lab, at GENLAB_PRESET=tiny).
+
+- the master opens with a table of the lecture's German terms;
+- ``genlab assign`` builds it, and the solutions score full marks through the real grading path;
+- the solution notebook runs end to end without a cell error;
+- the untouched student notebook scores zero;
+- the student folder holds no hidden tests and no solution lines.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from genlab.grading import labs
+from genlab.grading.assign import build_lab, leaks, master_notebook
+from genlab.grading.bundle import load_bundle
+from genlab.grading.results import score
+from genlab.grading.sandbox import Limits, run_submission
+
+MASTERS = labs.all_masters(labs.repo_root() / "labs")
+LIMITS = Limits(timeout_s=600, memory_mb=6144)
+
+pytestmark = pytest.mark.slow
+
+
+def test_every_master_is_named_nn_name():
+    strays = [p.name for p in (labs.repo_root() / "labs").glob("*.py") if p not in MASTERS]
+    assert not strays, f"lab masters must be named NN_name.py: {strays}"
+
+
+@pytest.fixture(scope="module", params=MASTERS, ids=[m.stem for m in MASTERS])
+def built(request, tmp_path_factory):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GENLAB_PRESET", "tiny")
+        out = tmp_path_factory.mktemp(f"gate-{request.param.stem}")
+        lab = build_lab(request.param, out, limits=LIMITS, log=lambda *a: None)
+        bundle = load_bundle(lab.autograder)
+        blank = score("blank", lab.student, bundle, run_submission(lab.student, bundle, LIMITS))
+    return request.param, lab, blank
+
+
+def test_master_opens_with_term_table(built):
+    master, _, _ = built
+    rows = labs.term_table(master.read_text())
+    assert rows, f"{master.name}: open the lab with a table of lecture terms (see labs/README.md)"
+
+
+def test_solutions_score_full_marks(built):
+    _, lab, _ = built
+    assert lab.solutions.total == lab.solutions.possible > 0
+
+
+def test_solution_notebook_runs_end_to_end_at_tiny(built):
+    _, lab, _ = built
+    report = lab.solutions.report
+    assert report.status == "ok" and not report.cell_errors, report.cell_errors + report.notes
+
+
+def test_untouched_student_notebook_scores_zero(built):
+    _, _, blank = built
+    assert blank.total == 0, {q: p for q, p in blank.points.items() if p}
+
+
+def test_student_folder_leaks_nothing(built):
+    master, lab, _ = built
+    nb, _ = master_notebook(master)
+    assert leaks(lab.autograder.parent, nb) == []
