@@ -217,8 +217,12 @@ def main(result_fd: int) -> None:
     report = {"status": "ok", "notes": [], "cell_errors": [], "refusals": [], "restored": []}
     guard.install_audit_hook(job["workdir"], job.get("deny", []), report["refusals"])
     snapshot = guard.Snapshot()
-    with open(job["notebook"], encoding="utf-8") as f:
-        cells = json.load(f)["cells"]
+    try:
+        with open(job["notebook"], encoding="utf-8") as f:
+            cells = list(json.load(f)["cells"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        report["cell_errors"].append(f"the notebook could not be read as a Jupyter notebook: {_short(exc)}")
+        cells = []
     ns = {"__name__": "__main__", "display": lambda *a, **k: None}
 
     run_cells(cells, ns, job, send, report)

@@ -120,8 +120,11 @@ def _run_once(notebook, bundle, limits, deny, skip):
     os.close(write_fd)
     channel = _Channel(read_fd, proc, tests)
     output = _Tail(proc.stdout)
-    proc.stdin.write((json.dumps(job) + "\n").encode())
-    proc.stdin.flush()
+    try:
+        proc.stdin.write((json.dumps(job) + "\n").encode())
+        proc.stdin.flush()
+    except OSError:  # the child died at start-up; _conclude explains it
+        pass
     killed = _watch(proc, limits)
     channel.thread.join(10)
     output.thread.join(10)
