@@ -65,7 +65,7 @@ def master_notebook(master: Path):
     configs = [c for c in nb.cells if c.cell_type == "raw" and re.match(r"#\s+assignment\s+config", c.source, re.I)]
     if len(configs) != 1:
         raise AssignError(f"{master}: needs exactly one '# ASSIGNMENT CONFIG' raw cell, found {len(configs)}")
-    config = yaml.safe_load(configs[0].source.split("\n", 1)[1] if "\n" in configs[0].source else "") or {}
+    config = yaml.safe_load(configs[0].source.partition("\n")[2]) or {}
     if config.setdefault("name", master.stem) != master.stem:
         raise AssignError(f"{master}: config name {config['name']!r} must equal the file name {master.stem!r}")
     config.update(ENFORCED)
@@ -83,7 +83,10 @@ def _check_test_names(nb, master: Path) -> None:
             if re.match(r"#\s+begin\s+question", head):
                 m = re.search(r"^name:\s*(\S+)", cell.source, re.M)
                 question, seen = (m.group(1) if m else "?"), set()
-            in_tests = bool(re.match(r"#\s+begin\s+tests", head)) or (in_tests and not re.match(r"#\s+end\s+tests", head))
+            if re.match(r"#\s+begin\s+tests", head):
+                in_tests = True
+            elif re.match(r"#\s+end\s+tests", head):
+                in_tests = False
         elif in_tests and cell.cell_type == "code":
             for name in re.findall(r"^def\s+(\w+)\s*\(", cell.source, re.M):
                 if name in seen:
