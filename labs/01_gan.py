@@ -1,0 +1,644 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [raw]
+# # ASSIGNMENT CONFIG
+# name: 01_gan
+# seed:
+#   variable: SEED
+#   autograder_value: 42
+#   student_value: 42
+
+# %% [markdown]
+# # Lab 01: GANs — Generator gegen Diskriminator, Mode Collapse und Divergenz, in Zahlen
+#
+# A GAN trains two networks against each other: the **generator** G turns noise z into samples,
+# the **discriminator** D tells real samples from generated ones. The lecture names the two ways
+# this game goes wrong: **mode collapse** (G produces only a few kinds of output) and **divergence**
+# (one network wins, the other stops learning, training never settles). In this lab you measure both,
+# on a data set where every "kind of output" can be counted: eight Gaussians on a ring (`ring8`).
+#
+# | Begriff (Vorlesung) | English | Wo im Lab |
+# |---|---|---|
+# | Generator | generator G(z) | §1, Q1 (its loss), Q3 |
+# | Diskriminator | discriminator D(x) (returns a logit) | §1, Q1 (its loss), Q4 (packing) |
+# | Mode Collapse | mode collapse: G covers few of the 8 modes | Q2 (the metric), Q3 (reproduce), Q4 (fix), Q5 |
+# | Divergenz | divergence: the game does not converge; D overpowers G; NaN | Q1 (saturating loss), Q5, Q6 (DiracGAN, R1) |
+#
+# **Plan.** Q1 losses · Q2 the mode-coverage metric · Q3 train a vanilla GAN and watch it collapse ·
+# Q4 implement PacGAN packing and watch coverage come back · Q5 diagnose pre-recorded failing runs ·
+# Q6 the smallest GAN that diverges (DiracGAN) and the R1 penalty that makes it converge.
+#
+# **Time.** The setup cell picks a preset from your hardware (`cpu` without a GPU). At `cpu` the
+# two trainings (Q3, Q4) take about a minute each on a 2-core laptop, the whole lab well under
+# 15 minutes; on a GPU (`gpu`) a few minutes in total.
+
+# %%
+import os
+import time
+
+import jax
+import jax.numpy as jnp
+import matplotlib.pyplot as plt
+import numpy as np
+import optax
+from flax import nnx
+
+from genlab.data.toy2d import RING8
+from genlab.models.gan import MLPDiscriminator, MLPGenerator
+from genlab.objectives.gan import GANSettings, generate, make_gan_step
+from genlab.presets import resolve_preset
+from genlab.train import fit
+
+SEED = 42  # otter sets the grading seed here; every key below comes from it
+PRESET = resolve_preset(os.environ.get("GENLAB_PRESET"))  # tiny | cpu | gpu (from the hardware when unset)
+
+# One GAN run on ring8 per preset. The networks are the classic 2D setup (Metz et al. 2017):
+# G = MLP 256 -> 128 -> 128 -> 2, D = MLP 2 -> 128 -> 1; Adam (beta1 = 0.5) with a cosine decay of the
+# learning rate to 0, so that the samples settle on the modes at the end.
+RUNS = {
+    "tiny": dict(steps=800, batch_size=256, lr=2e-3, eval_every=200, minutes=0.3),
+    "cpu": dict(steps=6000, batch_size=256, lr=2e-3, eval_every=500, minutes=1.5),
+    "gpu": dict(steps=10000, batch_size=512, lr=2e-3, eval_every=1000, minutes=1.0),
+}
+RUN = RUNS[PRESET]
+N_EVAL = 2500  # samples per evaluation (the VEEGAN protocol)
+print(f"preset {PRESET}: {RUN['steps']} steps per training; Q3 and Q4 each take about "
+      f"{RUN['minutes']} min on a 2-core CPU{' (less on a GPU)' if PRESET == 'gpu' else ''}")
+
+# %% [markdown]
+# ## 1. The data: eight modes on a ring
+#
+# `RING8` has 8 Gaussian modes with means $(\cos 2\pi k/8, \sin 2\pi k/8)$, $k = 0..7$, and a very
+# small standard deviation $\sigma = 0.01$: a good sample lies almost exactly on one of 8 points.
+# `RING8.centers` is the `[8, 2]` array of means, `RING8.sigma` the standard deviation.
+
+# %%
+real = np.asarray(RING8.sample(jax.random.key(SEED), N_EVAL))  # [2500, 2]
+print("real samples:", real.shape, "centers:", RING8.centers.shape, "sigma:", RING8.sigma)
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: q1
+# points: 2
+
+# %% [markdown]
+# **Q1. The two losses (2 points).** D returns a *logit* $l$ (a real number); its probability that
+# the input is real is $D(x) = \sigma(l)$. Write
+#
+# - `q1_discriminator_loss(real_logits, fake_logits)`: the loss D minimises,
+#   $-\mathbb{E}\log D(x) - \mathbb{E}\log(1 - D(G(z)))$ (binary cross-entropy: real = 1, fake = 0);
+# - `q1_generator_loss(fake_logits)`: the **non-saturating** generator loss $-\mathbb{E}\log D(G(z))$.
+#
+# Both take `[B]` arrays and return a scalar (mean over the batch). Write them **on the logits**, not
+# on $\sigma(l)$: $\log\sigma(l)$ rounds to $-\infty$ for $l = -100$ in float32. The identities
+# $-\log\sigma(l) = \mathrm{softplus}(-l)$ and $-\log(1-\sigma(l)) = \mathrm{softplus}(l)$ help
+# (`jax.nn.softplus`, `jax.nn.log_sigmoid`).
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %%
+def q1_discriminator_loss(real_logits, fake_logits):
+    """real_logits, fake_logits: [B] -> scalar."""
+    # BEGIN SOLUTION
+    return jnp.mean(jax.nn.softplus(-real_logits)) + jnp.mean(jax.nn.softplus(fake_logits))
+    # END SOLUTION
+
+
+def q1_generator_loss(fake_logits):
+    """fake_logits: [B] -> scalar (non-saturating)."""
+    # BEGIN SOLUTION
+    return jnp.mean(jax.nn.softplus(-fake_logits))
+    # END SOLUTION
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+def test_q1_at_zero(q1_discriminator_loss, q1_generator_loss):
+    import jax.numpy as jnp
+    import numpy as np
+
+    # D undecided (D = 1/2 everywhere): D loss 2 log 2, G loss log 2
+    d = q1_discriminator_loss(jnp.zeros(4), jnp.zeros(4))
+    g = q1_generator_loss(jnp.zeros(4))
+    assert np.shape(d) == () and np.shape(g) == (), "both losses must return a scalar (the batch mean)"
+    np.testing.assert_allclose(float(d), 2 * np.log(2.0), rtol=1e-5)
+    np.testing.assert_allclose(float(g), np.log(2.0), rtol=1e-5)
+
+# %%
+# HIDDEN
+def test_q1_matches_genlab(q1_discriminator_loss, q1_generator_loss):
+    import jax
+    import numpy as np
+
+    from genlab.objectives import gan
+
+    k_r, k_f = jax.random.split(jax.random.key(3))
+    real, fake = 3 * jax.random.normal(k_r, (64,)), 3 * jax.random.normal(k_f, (64,))
+    np.testing.assert_allclose(float(q1_discriminator_loss(real, fake)),
+                               float(gan.discriminator_loss(real, fake, "non_saturating")), rtol=1e-4)
+    np.testing.assert_allclose(float(q1_generator_loss(fake)),
+                               float(gan.generator_loss(fake, "non_saturating")), rtol=1e-4)
+
+# %%
+# HIDDEN
+def test_q1_stable_for_large_logits(q1_discriminator_loss, q1_generator_loss):
+    import jax.numpy as jnp
+    import numpy as np
+
+    big = jnp.full((3,), 100.0)
+    d_sure = float(q1_discriminator_loss(big, -big))  # D is right and certain: loss ~ 0
+    d_fooled = float(q1_discriminator_loss(-big, big))  # D is wrong and certain: loss ~ 200
+    g_lost = float(q1_generator_loss(-big))  # D rejects every fake: G loss ~ 100
+    assert np.isfinite([d_sure, d_fooled, g_lost]).all(), "a loss is inf/nan at logits +-100: use softplus"
+    np.testing.assert_allclose([d_sure, d_fooled, g_lost], [0.0, 200.0, 100.0], atol=1e-3)
+
+# %%
+# HIDDEN
+def test_q1_non_saturating_gradient(q1_generator_loss):
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    # D rejects the fakes (logit -8, D(G(z)) ~ 3e-4): the NS gradient per logit stays near -1/B
+    logits = jnp.full((4,), -8.0)
+    grad = np.asarray(jax.grad(lambda l: q1_generator_loss(l))(logits))
+    np.testing.assert_allclose(grad * 4, -(1 - float(jax.nn.sigmoid(-8.0))), rtol=1e-4)
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
+
+# %% [markdown]
+# *Why "non-saturating"?* The original minimax generator minimises $\log(1 - D(G(z)))$. Its derivative
+# with respect to the logit is $-\sigma(l) = -D(G(z))$: when D confidently rejects the fakes
+# ($D(G(z)) \to 0$, early in training) the gradient vanishes and G stops learning. The non-saturating
+# loss has derivative $-(1 - D(G(z))) \approx -1$ there. The cell below shows both (per sample).
+
+# %%
+for logit in (-8.0, -2.0, 0.0, 2.0):
+    sat = jax.grad(lambda l: jnp.log1p(-jax.nn.sigmoid(l)))(logit)  # d/dl log(1 - D)
+    ns = jax.grad(lambda l: -jax.nn.log_sigmoid(l))(logit)  # d/dl -log D
+    print(f"D(G(z)) = {float(jax.nn.sigmoid(logit)):.4f}: saturating {float(sat):+.4f}, non-saturating {float(ns):+.4f}")
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: q2
+# points: 2
+
+# %% [markdown]
+# **Q2. Counting modes (2 points).** The VEEGAN metrics (Srivastava et al. 2017) judge N samples
+# against K known modes with standard deviation $\sigma$:
+#
+# - a sample is **high quality** if its Euclidean distance to its *nearest* mode is at most $3\sigma$;
+# - a mode is **covered** if at least one high-quality sample has it as its nearest mode.
+#
+# Write `q2_mode_coverage(samples, centers, sigma)` for `samples: [N, 2]`, `centers: [K, 2]` that
+# returns the tuple `(modes_covered, high_quality_fraction)`: an `int` in 0..K and a `float` in [0, 1].
+# A perfect sampler of `ring8` scores 8 modes and about $1 - e^{-4.5} \approx 98.9\,\%$ high quality.
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %%
+def q2_mode_coverage(samples, centers, sigma):
+    """samples: [N, 2], centers: [K, 2] -> (modes covered, fraction of high-quality samples)."""
+    # BEGIN SOLUTION
+    x, c = np.asarray(samples, np.float64), np.asarray(centers, np.float64)
+    dist = np.sqrt(((x[:, None, :] - c[None, :, :]) ** 2).sum(-1))  # [N, K]
+    nearest = dist.argmin(axis=1)  # [N]
+    hq = dist.min(axis=1) <= 3 * sigma  # [N]
+    return len(np.unique(nearest[hq])), float(hq.mean())
+    # END SOLUTION
+
+# %% [raw]
+# # END SOLUTION
+
+# %%
+q2_real_coverage = q2_mode_coverage(real, RING8.centers, RING8.sigma)
+print("real data:", q2_real_coverage)
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+def test_q2_real_data(q2_mode_coverage):
+    import jax
+    import numpy as np
+
+    from genlab.data.toy2d import RING8
+
+    x = np.asarray(RING8.sample(jax.random.key(0), 2500))
+    modes, hq = q2_mode_coverage(x, RING8.centers, RING8.sigma)
+    assert int(modes) == 8, f"real ring8 data covers 8 modes, got {modes}"
+    assert 0.97 < float(hq) <= 1.0, f"real data is ~98.9% high quality, got {hq}"
+
+# %%
+# HIDDEN
+def test_q2_matches_genlab(q2_mode_coverage):
+    import numpy as np
+
+    from genlab.data.toy2d import GRID25, RING8
+    from genlab.metrics.modes import mode_stats
+
+    rng = np.random.default_rng(0)
+    for data, n in ((RING8, 300), (GRID25, 500)):
+        k = len(data.centers)
+        for spread in (1.0, 3.0, 10.0):  # from mostly good to mostly bad samples
+            idx = rng.integers(0, k // 2 + 1, n)  # only some modes are used
+            x = data.centers[idx] + spread * data.sigma * rng.normal(size=(n, 2))
+            want = mode_stats(x, data.centers, data.sigma)
+            modes, hq = q2_mode_coverage(x, data.centers, data.sigma)
+            assert int(modes) == want.modes_covered, f"{data.name}, spread {spread}: {modes} != {want.modes_covered}"
+            np.testing.assert_allclose(float(hq), want.high_quality_fraction, atol=1e-9)
+
+# %%
+# HIDDEN
+def test_q2_only_high_quality_samples_cover(q2_mode_coverage):
+    import numpy as np
+
+    centers = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    # one good sample at mode 0; mode 1 only has samples at 4 sigma; mode 2 none; one sample far away
+    x = np.array([[0.02, 0.0], [1.04, 0.0], [1.0, -0.04], [5.0, 5.0]])
+    modes, hq = q2_mode_coverage(x, centers, 0.01)
+    assert int(modes) == 1, "a mode counts only when a sample within 3 sigma has it as nearest mode"
+    np.testing.assert_allclose(float(hq), 0.25)
+    modes, hq = q2_mode_coverage(x, centers, 0.02)  # now 1.04 is within 3 sigma = 0.06
+    assert (int(modes), float(hq)) == (2, 0.75), (modes, hq)
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
+
+# %% [markdown]
+# ## 2. Training a GAN on ring8
+#
+# `build_gan` makes G, D and their optimisers. `make_gan_step(GANSettings(...))` is genlab's train
+# step: one D update (on a fresh real batch and fresh fakes), then one G update, with the losses of Q1
+# (`loss="non_saturating"`). `fit(objects, step, batches, steps=..., key=...)` runs it; with
+# `batches=None` the step samples its own ring8 batch from its key. `coverage_callback` evaluates the
+# VEEGAN numbers every `eval_every` steps into `history.evals`.
+
+# %%
+from genlab.diagnostics.coverage import coverage_callback
+
+
+def build_gan(key, pack=1):
+    """(G, D, opt_g, opt_d) for ring8; D reads `pack` samples at once (2 * pack inputs)."""
+    k_g, k_d = jax.random.split(key)
+    G = MLPGenerator(latent_dim=256, width=128, depth=2, rngs=nnx.Rngs(k_g))
+    D = MLPDiscriminator(in_dim=2 * pack, width=128, depth=1, rngs=nnx.Rngs(k_d))
+    lr = optax.cosine_decay_schedule(RUN["lr"], RUN["steps"])
+    opt_g = nnx.Optimizer(G, optax.adam(lr, b1=0.5), wrt=nnx.Param)
+    opt_d = nnx.Optimizer(D, optax.adam(lr, b1=0.5), wrt=nnx.Param)
+    return G, D, opt_g, opt_d
+
+
+def nearest_mode_counts(samples, centers):
+    """How many samples have each mode as nearest mode, good or not: [K] ints."""
+    d2 = ((np.asarray(samples)[:, None, :] - np.asarray(centers)[None]) ** 2).sum(-1)
+    return np.bincount(d2.argmin(axis=1), minlength=len(centers))
+
+
+k_q3, k_q4, k_eval = jax.random.split(jax.random.key(SEED), 3)
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: q3
+# points: 2
+
+# %% [markdown]
+# **Q3. Reproduce mode collapse (2 points).** Train the vanilla GAN for `RUN["steps"]` steps:
+# build it with `build_gan(k_init)`, run `fit` with the step `q3_step` and key `k_train`, and pass
+# `callbacks=[q3_eval]` and `callback_every=RUN["eval_every"]`. Keep the returned history in
+# `q3_history`. Then draw `q3_samples`: `N_EVAL` samples of the trained G as a NumPy array
+# `[2500, 2]` (use `generate(G, k_eval, N_EVAL)`), and measure them:
+#
+# - `q3_modes, q3_hq`: your `q2_mode_coverage` of `q3_samples`;
+# - `q3_top_share`: the fraction of samples whose nearest mode is the *most popular* nearest mode
+#   (use `nearest_mode_counts`). It ignores sample quality: 1/8 for a perfect sampler, 1 for a
+#   generator that puts everything near one mode.
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %%
+k_init, k_train = jax.random.split(k_q3)
+q3_step = make_gan_step(GANSettings(loss="non_saturating", dataset="ring8", batch_size=RUN["batch_size"]))
+q3_eval = coverage_callback("ring8", k_eval, N_EVAL)
+q3_G, q3_D, q3_opt_g, q3_opt_d = build_gan(k_init)
+start = time.perf_counter()
+q3_history = fit((q3_G, q3_D, q3_opt_g, q3_opt_d), q3_step, None, steps=RUN["steps"], key=k_train,  # SOLUTION
+                 callbacks=[q3_eval], callback_every=RUN["eval_every"], desc="Q3 vanilla GAN")  # SOLUTION
+print(f"trained in {time.perf_counter() - start:.0f} s")
+q3_samples = np.asarray(generate(q3_G, k_eval, N_EVAL))  # SOLUTION
+q3_modes, q3_hq = q2_mode_coverage(q3_samples, RING8.centers, RING8.sigma)  # SOLUTION
+q3_top_share = nearest_mode_counts(q3_samples, RING8.centers).max() / len(q3_samples)  # SOLUTION
+
+# %% [raw]
+# # END SOLUTION
+
+# %%
+print(f"vanilla GAN: {q3_modes}/8 modes, {q3_hq:.1%} high quality, largest mode share {q3_top_share:.0%}")
+print("modes covered during training:", [(e["step"], e["modes_covered"]) for e in q3_history.evals])
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+def test_q3_samples(q3_samples, q3_modes, q3_hq, q3_top_share):
+    import numpy as np
+
+    assert np.shape(q3_samples) == (2500, 2), f"q3_samples must be [2500, 2], got {np.shape(q3_samples)}"
+    assert np.isfinite(q3_samples).all(), "q3_samples has NaN/inf"
+    assert 0 <= int(q3_modes) <= 8 and 0.0 <= float(q3_hq) <= 1.0
+    assert 1 / 8 <= float(q3_top_share) <= 1.0, "q3_top_share is a fraction of the samples, at least 1/8"
+
+# %%
+# HIDDEN
+def test_q3_collapsed(q3_samples, q3_modes, q3_hq, q3_top_share, q3_history, RUN):
+    import numpy as np
+
+    from genlab.data.toy2d import RING8
+    from genlab.metrics.modes import mode_stats
+
+    assert q3_history.steps[-1] == RUN["steps"], "train for RUN['steps'] steps"
+    s = mode_stats(q3_samples, RING8.centers, RING8.sigma)
+    assert (int(q3_modes), float(q3_hq)) == (s.modes_covered, s.high_quality_fraction)
+    d2 = ((np.asarray(q3_samples)[:, None] - RING8.centers[None]) ** 2).sum(-1)
+    share = np.bincount(d2.argmin(1), minlength=8).max() / len(q3_samples)
+    np.testing.assert_allclose(float(q3_top_share), share, atol=1e-6)
+    assert share >= 0.3, f"the vanilla GAN should crowd its samples near few modes (largest share {share:.2f})"
+    assert s.modes_covered <= 5, f"the vanilla GAN should cover few modes, got {s.modes_covered}"
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(8, 4))
+for ax, (title, x) in zip(axes, (("real ring8", real), (f"vanilla GAN: {q3_modes}/8 modes", q3_samples))):
+    ax.scatter(x[:, 0], x[:, 1], s=2, alpha=0.4)
+    ax.scatter(*RING8.centers.T, marker="x", c="k")
+    ax.set(title=title, xlim=(-1.6, 1.6), ylim=(-1.6, 1.6), aspect="equal")
+plt.show()
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: q4
+# points: 3
+
+# %% [markdown]
+# **Q4. Fix it: PacGAN packing (3 points).** A collapsed generator fools D sample by sample: each fake
+# lies near a real mode. PacGAN (Lin et al. 2018) lets D judge **m samples at once**: it concatenates
+# m real (or m fake) samples into one input. A batch of m fakes that all sit on the same mode looks
+# nothing like m real samples, which come from different modes, so D can now punish collapse.
+#
+# (a) Write `q4_pack(x, m)`: `[B, d] -> [B/m, m·d]`, row i the concatenation of samples
+# `i·m, ..., i·m + m − 1` (in that order). Raise a `ValueError` when B is not a multiple of m.
+#
+# (b) Train the same GAN with packing m = 4 (`build_gan(k_init, pack=4)` and
+# `GANSettings(..., pack=4)`; genlab's step packs with `genlab.objectives.gan.pack`, which does what
+# your `q4_pack` does). Keep `q4_history`, `q4_samples`, `q4_modes, q4_hq` and `q4_top_share`
+# exactly as in Q3.
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %%
+def q4_pack(x, m):
+    """x: [B, d] -> [B/m, m*d]."""
+    # BEGIN SOLUTION
+    if x.shape[0] % m:
+        raise ValueError(f"batch size {x.shape[0]} is not a multiple of m = {m}")
+    return x.reshape(x.shape[0] // m, m * x.shape[1])
+    # END SOLUTION
+
+
+k_init, k_train = jax.random.split(k_q4)
+q4_eval = coverage_callback("ring8", k_eval, N_EVAL)
+q4_step = make_gan_step(GANSettings(loss="non_saturating", dataset="ring8", batch_size=RUN["batch_size"],  # SOLUTION
+                                    pack=4))  # SOLUTION
+q4_G, q4_D, q4_opt_g, q4_opt_d = build_gan(k_init, pack=4)  # SOLUTION
+start = time.perf_counter()
+q4_history = fit((q4_G, q4_D, q4_opt_g, q4_opt_d), q4_step, None, steps=RUN["steps"], key=k_train,  # SOLUTION
+                 callbacks=[q4_eval], callback_every=RUN["eval_every"], desc="Q4 PacGAN4")  # SOLUTION
+print(f"trained in {time.perf_counter() - start:.0f} s")
+q4_samples = np.asarray(generate(q4_G, k_eval, N_EVAL))  # SOLUTION
+q4_modes, q4_hq = q2_mode_coverage(q4_samples, RING8.centers, RING8.sigma)  # SOLUTION
+q4_top_share = nearest_mode_counts(q4_samples, RING8.centers).max() / len(q4_samples)  # SOLUTION
+
+# %% [raw]
+# # END SOLUTION
+
+# %%
+print(f"vanilla GAN: {q3_modes}/8 modes, {q3_hq:.1%} high quality, largest mode share {q3_top_share:.0%}")
+print(f"PacGAN4:     {q4_modes}/8 modes, {q4_hq:.1%} high quality, largest mode share {q4_top_share:.0%}")
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+def test_q4_pack_small(q4_pack):
+    import numpy as np
+
+    x = np.arange(12.0).reshape(6, 2)
+    p = np.asarray(q4_pack(x, 3))
+    assert p.shape == (2, 6), f"[6, 2] packed by 3 must be [2, 6], got {p.shape}"
+    np.testing.assert_array_equal(p[0], [0, 1, 2, 3, 4, 5])
+
+# %%
+def test_q4_samples(q4_samples, q4_modes, q4_top_share):
+    import numpy as np
+
+    assert np.shape(q4_samples) == (2500, 2) and np.isfinite(q4_samples).all()
+    assert 0 <= int(q4_modes) <= 8 and 1 / 8 <= float(q4_top_share) <= 1.0
+
+# %%
+# HIDDEN
+def test_q4_pack_matches_genlab(q4_pack):
+    import jax
+    import numpy as np
+
+    from genlab.objectives.gan import pack
+
+    x = np.asarray(jax.random.normal(jax.random.key(1), (24, 2)))
+    for m in (1, 2, 4, 8):
+        np.testing.assert_allclose(np.asarray(q4_pack(x, m)), np.asarray(pack(x, m)))
+    try:
+        q4_pack(x, 5)
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("q4_pack(x, 5) with 24 samples must raise ValueError")
+
+# %%
+# HIDDEN
+def test_q4_packing_covers_more(q4_samples, q4_modes, q4_hq, q4_top_share, q4_history, q3_samples, RUN, PRESET):
+    import numpy as np
+
+    from genlab.data.toy2d import RING8
+    from genlab.metrics.modes import mode_stats
+
+    assert q4_history.steps[-1] == RUN["steps"], "train for RUN['steps'] steps"
+    s4, s3 = (mode_stats(x, RING8.centers, RING8.sigma) for x in (q4_samples, q3_samples))
+    assert (int(q4_modes), float(q4_hq)) == (s4.modes_covered, s4.high_quality_fraction)
+
+    def share(x):
+        d2 = ((np.asarray(x)[:, None] - RING8.centers[None]) ** 2).sum(-1)
+        return np.bincount(d2.argmin(1), minlength=8).max() / len(x)
+
+    np.testing.assert_allclose(float(q4_top_share), share(q4_samples), atol=1e-6)
+    assert share(q4_samples) <= 0.25, f"PacGAN4 should spread over the modes (largest share {share(q4_samples):.2f})"
+    assert s4.modes_covered > s3.modes_covered, "packing should cover more modes than the vanilla GAN"
+    need = {"tiny": 3, "cpu": 6, "gpu": 7}[PRESET]
+    assert s4.modes_covered >= need, f"PacGAN4 covers {s4.modes_covered} modes at {PRESET}, expected >= {need}"
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(8, 4))
+for ax, (title, x) in zip(axes, ((f"vanilla: {q3_modes}/8", q3_samples), (f"PacGAN4: {q4_modes}/8", q4_samples))):
+    ax.scatter(x[:, 0], x[:, 1], s=2, alpha=0.4)
+    ax.scatter(*RING8.centers.T, marker="x", c="k")
+    ax.set(title=title, xlim=(-1.6, 1.6), ylim=(-1.6, 1.6), aspect="equal")
+plt.show()
+
+# %% [markdown]
+# *Reflect (ungraded).* Packing fixed the *coverage*; look at the high-quality fraction too. Which
+# of the two numbers would a person looking at single samples notice? Why does a D that sees one
+# sample at a time have no reason to punish a generator that always produces the same good sample?
+
+# %% [markdown]
+# ## 3. Divergence: the smallest GAN that does not converge
+#
+# DiracGAN (Mescheder, Geiger & Nowozin 2018, §2.2) strips a GAN to two numbers. The real data is the
+# point 0; the generator puts all its mass at $\theta$; the discriminator is linear, $D_\psi(x) = \psi x$
+# (a logit). With $f(t) = -\log(1 + e^{-t})$ the game value is
+#
+# $$L(\theta, \psi) = f(\psi\theta) + f(0), \qquad f'(t) = \sigma(-t).$$
+#
+# G descends L in $\theta$, D ascends it in $\psi$. The equilibrium is $(\theta, \psi) = (0, 0)$: G on
+# the data, D indifferent. The **R1 penalty** $\frac{\gamma}{2}\,\mathbb{E}\,\|\nabla_x D(x_\text{real})\|^2$
+# is here $\frac{\gamma}{2}\psi^2$: D descends it, i.e. its ascent direction gets $-\gamma\psi$.
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: q6
+# points: 2
+
+# %% [markdown]
+# **Q6. Divergence and its fix (2 points).** Write `q6_dirac_step(theta, psi, lr, gamma)`: one
+# *simultaneous* gradient step (both updates use the old $(\theta, \psi)$):
+#
+# $$\theta \leftarrow \theta - \text{lr}\cdot\psi f'(\psi\theta), \qquad
+#   \psi \leftarrow \psi + \text{lr}\cdot\big(\theta f'(\psi\theta) - \gamma\psi\big).$$
+#
+# It returns the new pair `(theta, psi)`. Then start at $(1, 1)$, take 500 steps with `lr = 0.1`, once
+# with $\gamma = 0$ and once with $\gamma = 0.3$, and keep the distances $\|(\theta, \psi)\|$ from the
+# equilibrium after the 500 steps in `q6_norm_plain` and `q6_norm_r1` (floats).
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %%
+def q6_dirac_step(theta, psi, lr, gamma):
+    """One simultaneous gradient step of DiracGAN with R1 weight gamma -> (theta, psi)."""
+    # BEGIN SOLUTION
+    fp = jax.nn.sigmoid(-psi * theta)  # f'(psi * theta)
+    return theta - lr * psi * fp, psi + lr * (theta * fp - gamma * psi)
+    # END SOLUTION
+
+
+def q6_run(gamma, steps=500, lr=0.1):
+    """The path [(theta, psi), ...] from (1, 1): steps + 1 rows."""
+    path = [(1.0, 1.0)]
+    for _ in range(steps):
+        path.append(tuple(float(v) for v in q6_dirac_step(*path[-1], lr, gamma)))
+    return np.array(path)
+
+
+q6_path_plain, q6_path_r1 = q6_run(0.0), q6_run(0.3)
+q6_norm_plain = float(np.linalg.norm(q6_path_plain[-1]))  # SOLUTION
+q6_norm_r1 = float(np.linalg.norm(q6_path_r1[-1]))  # SOLUTION
+
+# %% [raw]
+# # END SOLUTION
+
+# %%
+print(f"after 500 steps: |(theta, psi)| = {q6_norm_plain:.3f} without R1, {q6_norm_r1:.2e} with gamma = 0.3")
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+def test_q6_one_step(q6_dirac_step):
+    import numpy as np
+
+    theta, psi = q6_dirac_step(1.0, 1.0, 0.1, 0.0)
+    s = 1 / (1 + np.exp(1.0))  # f'(1) = sigma(-1)
+    np.testing.assert_allclose([float(theta), float(psi)], [1 - 0.1 * s, 1 + 0.1 * s], rtol=1e-5)
+
+# %%
+# HIDDEN
+def test_q6_matches_genlab(q6_dirac_step):
+    import numpy as np
+
+    from genlab.diagnostics.dirac import simulate
+
+    for gamma, start in ((0.0, (1.0, 1.0)), (0.3, (1.0, 1.0)), (1.0, (-0.5, 2.0))):
+        want = np.asarray(simulate(50, 0.1, "simultaneous", "saturating", gamma, start))
+        p = start
+        for _ in range(50):
+            p = q6_dirac_step(p[0], p[1], 0.1, gamma)
+        np.testing.assert_allclose(np.array([float(v) for v in p]), want[-1], rtol=1e-4, atol=1e-6)
+
+# %%
+# HIDDEN
+def test_q6_divergence_and_fix(q6_norm_plain, q6_norm_r1):
+    import numpy as np
+
+    # shared/REFERENCES.md (Mescheder et al. 2018): 2.25 after 500 steps without, ~9e-4 with gamma = 0.3
+    np.testing.assert_allclose(float(q6_norm_plain), 2.25, rtol=0.02)
+    assert float(q6_norm_r1) < 1e-2, f"with R1 the game converges to (0, 0); got |(theta, psi)| = {q6_norm_r1}"
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
+
+# %%
+fig, ax = plt.subplots(figsize=(5, 5))
+ax.plot(*q6_path_plain.T, lw=1, label="no penalty: spirals outwards")
+ax.plot(*q6_path_r1.T, lw=1, label="R1, gamma = 0.3: converges")
+ax.scatter([0], [0], marker="*", s=120, c="k", label="equilibrium")
+ax.set(xlabel="theta (generator)", ylabel="psi (discriminator)", aspect="equal")
+ax.legend(loc="lower left")
+plt.show()
+
+# %% [markdown]
+# *Reflect (ungraded).* Near the equilibrium the gradient field of the plain game is a rotation
+# (Jacobian eigenvalues $\pm 0.5i$): simultaneous gradient steps move along the tangent of a circle and
+# so always a little *outwards*. Where does R1 put the eigenvalues ($-\gamma/2 \pm i\sqrt{1-\gamma^2}/2$),
+# and why does that make the spiral shrink? How does this relate to the oscillating modes of Q3?
