@@ -103,6 +103,8 @@ def install_audit_hook(workdir: str, deny: list[str], refusals: list[str]) -> No
             finally:
                 busy[0] = False
         elif event in _PATH_WRITE_EVENTS:
+            if event == "os.mkdir" and os.path.lexists(args[0]):
+                return  # fails with FileExistsError anyway (libraries do this for their cache folders)
             busy[0] = True
             try:
                 for i in _PATH_WRITE_EVENTS[event]:

@@ -228,8 +228,9 @@ def main(result_fd: int) -> None:
     run_cells(cells, ns, job, send, report)
 
     report["restored"] = snapshot.restore()
-    if threading.active_count() > 1:
-        report["notes"].append(f"{threading.active_count() - 1} thread(s) started by the notebook still ran")
+    running = [t.name for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
+    if running:
+        report["notes"].append(f"threads started by the notebook still ran during the tests: {running}")
     send({"type": "ready"})
     tests = json.loads(stdin.readline() or "{}")
     stdin.close()

@@ -75,9 +75,25 @@ def run_submission(notebook: Path, bundle: Bundle, limits: Limits, deny: list[Pa
 
 def _child_env(workdir: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k in _ENV_PASS or k.startswith(_ENV_PREFIXES)}
-    env.update(HOME=workdir, TMPDIR=workdir, MPLBACKEND="Agg", MPLCONFIGDIR=os.path.join(workdir, ".mpl"))
+    env.update(HOME=workdir, TMPDIR=workdir, MPLBACKEND="Agg", MPLCONFIGDIR=_matplotlib_cache())
     env.setdefault("PATH", "/usr/bin:/bin")
     return env
+
+
+def _matplotlib_cache() -> str:
+    """A matplotlib config folder with its font cache built once, outside any submission.
+
+    Without it, matplotlib in every child would build the cache and shell out to ``fc-list``,
+    which the audit hook refuses (noise in the feedback). The child only reads it.
+    """
+    path = Path.home() / ".cache" / "genlab" / "matplotlib"
+    if not any(path.glob("fontlist-*.json")):
+        path.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            [sys.executable, "-c", "import matplotlib.font_manager"],
+            env={**os.environ, "MPLCONFIGDIR": str(path)}, capture_output=True, timeout=300,
+        )  # fmt: skip
+    return str(path)
 
 
 def _preload(bundle: Bundle) -> list[str]:
