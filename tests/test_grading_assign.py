@@ -60,10 +60,11 @@ def test_setup_cell_is_harmless_offline_and_writes_public_tests(with_private, tm
     setup = "".join(nb["cells"][0]["source"])
     assert "genlab_setup" in nb["cells"][0]["metadata"]["tags"]
     env = {"PATH": "/nonexistent", "HOME": str(tmp_path), "no_proxy": "*", "https_proxy": "http://127.0.0.1:9"}
-    code = setup + "\nprint(type(grader).__name__)"
+    code = setup + "\nimport numpy as np\nq2_samples = np.zeros(1000)\nprint(grader.check('q2').passed_all)"
+    code += "\nprint(type(grader).__name__)"
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.strip().endswith("Notebook")
+    assert out.stdout.split()[-2:] == ["True", "Notebook"]  # the public Q2 test passes; no hidden test runs
     assert sorted(p.name for p in (tmp_path / "tests").iterdir()) == ["q1.py", "q2.py", "q3.py"]
     assert "hidden=True" not in (tmp_path / "tests" / "q1.py").read_text()
 

@@ -140,8 +140,11 @@ def _trusted(name: str) -> bool:
 class Snapshot:
     """Attributes of trusted modules, their classes, and ``sys.modules``/import machinery."""
 
-    def __init__(self) -> None:
-        self.modules = {n: m for n, m in list(sys.modules.items()) if m is not None and _trusted(n)}
+    def __init__(self, also: tuple[str, ...] = ()) -> None:
+        """``also``: extra module names to guard (the harness guards itself, ``__main__``)."""
+        self.modules = {
+            n: m for n, m in list(sys.modules.items()) if m is not None and (_trusted(n) or n in also)
+        }
         self.module_dicts = {n: dict(vars(m)) for n, m in self.modules.items()}
         self.class_dicts: dict[type, dict] = {}
         for name, module in self.modules.items():

@@ -216,7 +216,7 @@ def main(result_fd: int) -> None:
 
     report = {"status": "ok", "notes": [], "cell_errors": [], "refusals": [], "restored": []}
     guard.install_audit_hook(job["workdir"], job.get("deny", []), report["refusals"])
-    snapshot = guard.Snapshot()
+    snapshot = guard.Snapshot(also=(__name__,))  # a cell may `import __main__` and patch us
     try:
         with open(job["notebook"], encoding="utf-8") as f:
             cells = list(json.load(f)["cells"])
