@@ -44,12 +44,14 @@ import time
 
 import jax
 import jax.numpy as jnp
-import matplotlib.pyplot as plt
 import numpy as np
 import optax
 from flax import nnx
 
 from genlab.data.toy2d import RING8
+from genlab.diagnostics.coverage import SampleRecorder, coverage_callback
+from genlab.figures.dirac import dirac_portrait
+from genlab.figures.gan2d import coverage_over_time, d_outputs_and_grad_norms, samples_over_training
 from genlab.models.gan import MLPDiscriminator, MLPGenerator
 from genlab.objectives.gan import GANSettings, generate, make_gan_step
 from genlab.presets import resolve_preset
@@ -291,12 +293,10 @@ def test_q2_only_high_quality_samples_cover(q2_mode_coverage):
 # step: one D update (on a fresh real batch and fresh fakes), then one G update, with the losses of Q1
 # (`loss="non_saturating"`). `fit(objects, step, batches, steps=..., key=...)` runs it; with
 # `batches=None` the step samples its own ring8 batch from its key. `coverage_callback` evaluates the
-# VEEGAN numbers every `eval_every` steps into `history.evals`.
+# VEEGAN numbers every `eval_every` steps into `history.evals`; a `SampleRecorder` keeps 500 samples
+# at each evaluation for the figures.
 
 # %%
-from genlab.diagnostics.coverage import coverage_callback
-
-
 def build_gan(key, pack=1):
     """(G, D, opt_g, opt_d) for ring8; D reads `pack` samples at once (2 * pack inputs)."""
     k_g, k_d = jax.random.split(key)
@@ -324,7 +324,7 @@ k_q3, k_q4, k_eval = jax.random.split(jax.random.key(SEED), 3)
 # %% [markdown]
 # **Q3. Reproduce mode collapse (2 points).** Train the vanilla GAN for `RUN["steps"]` steps:
 # build it with `build_gan(k_init)`, run `fit` with the step `q3_step` and key `k_train`, and pass
-# `callbacks=[q3_eval]` and `callback_every=RUN["eval_every"]`. Keep the returned history in
+# `callbacks=[q3_eval, q3_snapshots]` and `callback_every=RUN["eval_every"]`. Keep the returned history in
 # `q3_history`. Then draw `q3_samples`: `N_EVAL` samples of the trained G as a NumPy array
 # `[2500, 2]` (use `generate(G, k_eval, N_EVAL)`), and measure them:
 #
@@ -340,10 +340,13 @@ k_q3, k_q4, k_eval = jax.random.split(jax.random.key(SEED), 3)
 k_init, k_train = jax.random.split(k_q3)
 q3_step = make_gan_step(GANSettings(loss="non_saturating", dataset="ring8", batch_size=RUN["batch_size"]))
 q3_eval = coverage_callback("ring8", k_eval, N_EVAL)
+q3_snapshots = SampleRecorder(k_eval, 500)
 q3_G, q3_D, q3_opt_g, q3_opt_d = build_gan(k_init)
 start = time.perf_counter()
-q3_history = fit((q3_G, q3_D, q3_opt_g, q3_opt_d), q3_step, None, steps=RUN["steps"], key=k_train,  # SOLUTION
-                 callbacks=[q3_eval], callback_every=RUN["eval_every"], desc="Q3 vanilla GAN")  # SOLUTION
+# BEGIN SOLUTION
+q3_history = fit((q3_G, q3_D, q3_opt_g, q3_opt_d), q3_step, None, steps=RUN["steps"], key=k_train,
+                 callbacks=[q3_eval, q3_snapshots], callback_every=RUN["eval_every"], desc="Q3 vanilla GAN")
+# END SOLUTION
 print(f"trained in {time.perf_counter() - start:.0f} s")
 q3_samples = np.asarray(generate(q3_G, k_eval, N_EVAL))  # SOLUTION
 q3_modes, q3_hq = q2_mode_coverage(q3_samples, RING8.centers, RING8.sigma)  # SOLUTION
@@ -391,13 +394,15 @@ def test_q3_collapsed(q3_samples, q3_modes, q3_hq, q3_top_share, q3_history, RUN
 # %% [raw]
 # # END QUESTION
 
+# %% [markdown]
+# Where were the samples during training? Each panel is one evaluation (500 samples, the same z
+# every time; red crosses: the 8 modes). Then the discriminator's outputs and both gradient norms.
+
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(8, 4))
-for ax, (title, x) in zip(axes, (("real ring8", real), (f"vanilla GAN: {q3_modes}/8 modes", q3_samples))):
-    ax.scatter(x[:, 0], x[:, 1], s=2, alpha=0.4)
-    ax.scatter(*RING8.centers.T, marker="x", c="k")
-    ax.set(title=title, xlim=(-1.6, 1.6), ylim=(-1.6, 1.6), aspect="equal")
-plt.show()
+samples_over_training(q3_snapshots.snapshots, RING8.centers, history=q3_history, title="vanilla GAN on ring8")
+
+# %%
+d_outputs_and_grad_norms(q3_history, "vanilla GAN (non-saturating loss)")
 
 # %% [raw]
 # # BEGIN QUESTION
@@ -433,12 +438,15 @@ def q4_pack(x, m):
 
 k_init, k_train = jax.random.split(k_q4)
 q4_eval = coverage_callback("ring8", k_eval, N_EVAL)
-q4_step = make_gan_step(GANSettings(loss="non_saturating", dataset="ring8", batch_size=RUN["batch_size"],  # SOLUTION
-                                    pack=4))  # SOLUTION
+q4_snapshots = SampleRecorder(k_eval, 500)
+q4_settings = GANSettings(loss="non_saturating", dataset="ring8", batch_size=RUN["batch_size"], pack=4)  # SOLUTION
+q4_step = make_gan_step(q4_settings)  # SOLUTION
 q4_G, q4_D, q4_opt_g, q4_opt_d = build_gan(k_init, pack=4)  # SOLUTION
 start = time.perf_counter()
-q4_history = fit((q4_G, q4_D, q4_opt_g, q4_opt_d), q4_step, None, steps=RUN["steps"], key=k_train,  # SOLUTION
-                 callbacks=[q4_eval], callback_every=RUN["eval_every"], desc="Q4 PacGAN4")  # SOLUTION
+# BEGIN SOLUTION
+q4_history = fit((q4_G, q4_D, q4_opt_g, q4_opt_d), q4_step, None, steps=RUN["steps"], key=k_train,
+                 callbacks=[q4_eval, q4_snapshots], callback_every=RUN["eval_every"], desc="Q4 PacGAN4")
+# END SOLUTION
 print(f"trained in {time.perf_counter() - start:.0f} s")
 q4_samples = np.asarray(generate(q4_G, k_eval, N_EVAL))  # SOLUTION
 q4_modes, q4_hq = q2_mode_coverage(q4_samples, RING8.centers, RING8.sigma)  # SOLUTION
@@ -517,12 +525,10 @@ def test_q4_packing_covers_more(q4_samples, q4_modes, q4_hq, q4_top_share, q4_hi
 # # END QUESTION
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(8, 4))
-for ax, (title, x) in zip(axes, ((f"vanilla: {q3_modes}/8", q3_samples), (f"PacGAN4: {q4_modes}/8", q4_samples))):
-    ax.scatter(x[:, 0], x[:, 1], s=2, alpha=0.4)
-    ax.scatter(*RING8.centers.T, marker="x", c="k")
-    ax.set(title=title, xlim=(-1.6, 1.6), ylim=(-1.6, 1.6), aspect="equal")
-plt.show()
+samples_over_training(q4_snapshots.snapshots, RING8.centers, history=q4_history, title="PacGAN4 on ring8")
+
+# %%
+coverage_over_time({"vanilla GAN": q3_history, "PacGAN4": q4_history})
 
 # %% [markdown]
 # *Reflect (ungraded).* Packing fixed the *coverage*; look at the high-quality fraction too. Which
@@ -628,14 +634,12 @@ def test_q6_divergence_and_fix(q6_norm_plain, q6_norm_r1):
 # %% [raw]
 # # END QUESTION
 
+# %% [markdown]
+# The four DiracGAN games side by side: arrows are the gradient field, the blue line is 500 steps from
+# (1, 1). Your two runs are the first and the last panel.
+
 # %%
-fig, ax = plt.subplots(figsize=(5, 5))
-ax.plot(*q6_path_plain.T, lw=1, label="no penalty: spirals outwards")
-ax.plot(*q6_path_r1.T, lw=1, label="R1, gamma = 0.3: converges")
-ax.scatter([0], [0], marker="*", s=120, c="k", label="equilibrium")
-ax.set(xlabel="theta (generator)", ylabel="psi (discriminator)", aspect="equal")
-ax.legend(loc="lower left")
-plt.show()
+dirac_portrait()
 
 # %% [markdown]
 # *Reflect (ungraded).* Near the equilibrium the gradient field of the plain game is a rotation
