@@ -7,6 +7,7 @@ classmethods; :func:`config_for` picks one by name, and :func:`auto_preset` pick
 
 from __future__ import annotations
 
+import os
 from typing import Literal, TypeVar
 
 import jax
@@ -23,13 +24,16 @@ def auto_preset() -> str:
 
 
 def resolve_preset(preset: str | None) -> str:
-    """Validate a preset name; ``None`` or ``"auto"`` picks one from the hardware."""
-    if preset is None or preset == "auto":
+    """Validate a preset name. ``None`` reads ``$GENLAB_PRESET`` (e.g. ``tiny`` in the CI gate) and,
+    when that is unset or ``auto``, picks one from the hardware."""
+    if preset is None:
+        preset = os.environ.get("GENLAB_PRESET") or "auto"
+    if preset == "auto":
         return auto_preset()
     if preset not in PRESETS:
         raise ValueError(
             f"unknown preset {preset!r}: choose one of {', '.join(PRESETS)} "
-            "(or leave it out to pick cpu/gpu from the hardware)"
+            "(or leave it out to pick cpu/gpu from the hardware; check $GENLAB_PRESET too)"
         )
     return preset
 
