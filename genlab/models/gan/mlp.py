@@ -22,12 +22,16 @@ def _activation(name: str):
 
 
 class MLPGenerator(nnx.Module):
-    """z: [B, latent_dim] -> x: [B, out_dim]. ``depth`` hidden layers of ``width`` units."""
+    """z: [B, latent_dim] -> x: [B, out_dim]. ``depth`` hidden layers of ``width`` units.
+
+    ``scale`` (fixed) multiplies the output: the network works at unit scale for data of radius ``scale``.
+    """
 
     def __init__(self, latent_dim: int = 256, width: int = 128, depth: int = 2, out_dim: int = 2,
-                 activation: str = "relu", *, rngs: nnx.Rngs):
+                 activation: str = "relu", scale: float = 1.0, *, rngs: nnx.Rngs):
         self.latent_dim = latent_dim
         self.act = activation
+        self.scale = scale
         sizes = [latent_dim] + [width] * depth
         self.hidden = nnx.List([nnx.Linear(a, b, rngs=rngs) for a, b in zip(sizes[:-1], sizes[1:])])
         self.out = nnx.Linear(sizes[-1], out_dim, rngs=rngs)
@@ -36,25 +40,27 @@ class MLPGenerator(nnx.Module):
         h = z
         for layer in self.hidden:
             h = _activation(self.act)(layer(h))
-        return self.out(h)
+        return self.scale * self.out(h)
 
 
 class MLPDiscriminator(nnx.Module):
     """x: [B, in_dim] -> logits [B]. For PacGAN with degree m build it with ``in_dim = m * 2``.
 
-    ``minibatch_std`` appends the batch's mean standard deviation to the last hidden features.
+    ``minibatch_std`` appends the batch's mean standard deviation to the last hidden features;
+    ``scale`` (fixed) divides the input, as the generator's ``scale`` multiplies its output.
     """
 
     def __init__(self, in_dim: int = 2, width: int = 128, depth: int = 1, activation: str = "relu",
-                 minibatch_std: bool = False, *, rngs: nnx.Rngs):
+                 minibatch_std: bool = False, scale: float = 1.0, *, rngs: nnx.Rngs):
         self.act = activation
+        self.scale = scale
         self.minibatch_std = minibatch_std
         sizes = [in_dim] + [width] * depth
         self.hidden = nnx.List([nnx.Linear(a, b, rngs=rngs) for a, b in zip(sizes[:-1], sizes[1:])])
         self.out = nnx.Linear(sizes[-1] + int(minibatch_std), 1, rngs=rngs)
 
     def __call__(self, x: jax.Array, label: jax.Array | None = None) -> jax.Array:
-        h = x
+        h = x / self.scale
         for layer in self.hidden:
             h = _activation(self.act)(layer(h))
         if self.minibatch_std:

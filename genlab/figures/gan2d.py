@@ -1,0 +1,125 @@
+"""Lecture figures for 2D GANs: samples over training, coverage over time, D outputs and gradient norms, a GIF.
+
+Inputs come from ``genlab.experiments.gan2d_setup.train_gan2d``: ``run.snapshots`` (step -> [n, 2] samples),
+``run.history`` (train metrics and VEEGAN evaluations) and the data set's mode centres.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from genlab.train.engine import History
+
+
+def _limits(centers: np.ndarray, margin: float = 0.5) -> tuple[float, float]:
+    r = float(np.abs(centers).max()) + margin
+    return -r, r
+
+
+def _scatter(ax, x: np.ndarray, centers: np.ndarray, title: str) -> None:
+    lo, hi = _limits(centers)
+    ax.scatter(x[:, 0], x[:, 1], s=2, alpha=0.4, color="tab:blue", rasterized=True)
+    ax.scatter(centers[:, 0], centers[:, 1], s=40, marker="x", color="tab:red", linewidths=1.5)
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(lo, hi)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(title, fontsize=9)
+
+
+def _coverage_at(history: History | None, step: int) -> str:
+    if history is None:
+        return ""
+    for e in history.evals:
+        if e["step"] == step and "modes_covered" in e:
+            return f": {e['modes_covered']}/{e['n_modes']} modes, {100 * e['high_quality_fraction']:.0f}% HQ"
+    return ""
+
+
+def samples_over_training(snapshots: dict[int, np.ndarray], centers: np.ndarray, *, history: History | None = None,
+                          panels: int = 6, title: str = "") -> Figure:
+    """``panels`` scatter plots of G's samples at evenly spaced recorded steps, mode centres as red crosses."""
+    if not snapshots:
+        raise ValueError("no snapshots: train with train_gan2d(..., snapshots=500) to record samples")
+    steps = sorted(snapshots)
+    picks = [steps[int(round(i))] for i in np.linspace(0, len(steps) - 1, min(panels, len(steps)))]
+    fig = Figure(figsize=(2.3 * len(picks), 2.6), layout="constrained")
+    axes = fig.subplots(1, len(picks), squeeze=False)[0]
+    for ax, step in zip(axes, picks):
+        _scatter(ax, snapshots[step], centers, f"step {step}{_coverage_at(history, step)}")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def coverage_over_time(histories: dict[str, History]) -> Figure:
+    """Modes covered and high-quality fraction against step, one line per labelled run."""
+    fig = Figure(figsize=(9, 3.2), layout="constrained")
+    ax_m, ax_q = fig.subplots(1, 2)
+    n_modes = None
+    for label, h in histories.items():
+        steps, modes = h.series("modes_covered")
+        _, hq = h.series("high_quality_fraction")
+        n_modes = h.evals[-1].get("n_modes", n_modes)
+        ax_m.plot(steps, modes, marker=".", label=label)
+        ax_q.plot(steps, 100 * hq, marker=".", label=label)
+    if n_modes:
+        ax_m.axhline(n_modes, color="gray", lw=0.8, ls="--")
+        ax_m.set_ylim(0, n_modes + 0.5)
+    ax_q.axhline(100 * (1 - np.exp(-4.5)), color="gray", lw=0.8, ls="--")  # a perfect sampler: 98.9 %
+    ax_m.set(xlabel="step", ylabel="modes covered", title="modes covered (VEEGAN)")
+    ax_q.set(xlabel="step", ylabel="% high quality (within 3σ)", title="sample quality", ylim=(0, 100))
+    ax_m.legend(fontsize=8)
+    return fig
+
+
+def _smooth(values: np.ndarray, points: int = 200) -> tuple[np.ndarray, np.ndarray]:
+    size = max(1, len(values) // points)
+    n = len(values) // size
+    return np.arange(n) * size + size, values[: n * size].reshape(n, size).mean(axis=1)
+
+
+def d_outputs_and_grad_norms(history: History, title: str = "") -> Figure:
+    """Mean D(x) and D(G(z)) (left) and both networks' gradient norms, log scale (right), smoothed."""
+    fig = Figure(figsize=(9, 3.2), layout="constrained")
+    ax_d, ax_g = fig.subplots(1, 2)
+    steps = np.asarray(history.steps)
+    for name, label in (("d_real", "mean D(x)"), ("d_fake", "mean D(G(z))")):
+        idx, v = _smooth(np.asarray(history.metrics[name], float))
+        ax_d.plot(steps[idx - 1], v, label=label)
+    ax_d.set(xlabel="step", ylabel="discriminator output", title="what D says")
+    ax_d.legend(fontsize=8)
+    for name, label in (("grad_norm_d", "‖∇D‖"), ("grad_norm_g", "‖∇G‖")):
+        idx, v = _smooth(np.asarray(history.metrics[name], float))
+        ax_g.semilogy(steps[idx - 1], v, label=label)
+    ax_g.set(xlabel="step", ylabel="global gradient norm", title="gradient norms")
+    ax_g.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def training_animation(snapshots: dict[int, np.ndarray], centers: np.ndarray, path: str | Path, *,
+                       history: History | None = None, title: str = "", fps: int = 4) -> Path:
+    """Write a GIF of G's samples at every recorded step (PillowWriter). Returns the path."""
+    from matplotlib.animation import FuncAnimation, PillowWriter
+
+    if not snapshots:
+        raise ValueError("no snapshots: train with train_gan2d(..., snapshots=500) to record samples")
+    steps = sorted(snapshots)
+    fig = Figure(figsize=(3.6, 3.8), layout="constrained")
+    ax = fig.subplots()
+
+    def draw(i: int):
+        ax.clear()
+        _scatter(ax, snapshots[steps[i]], centers, f"{title}\nstep {steps[i]}{_coverage_at(history, steps[i])}")
+        return ()
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    FuncAnimation(fig, draw, frames=len(steps), blit=False).save(path, writer=PillowWriter(fps=fps), dpi=80)
+    return path
