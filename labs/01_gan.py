@@ -41,12 +41,15 @@
 # %%
 import os
 import time
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import nnx
+
+import genlab
 
 from genlab.data.toy2d import RING8
 from genlab.diagnostics.coverage import SampleRecorder, coverage_callback
@@ -64,7 +67,7 @@ PRESET = resolve_preset(os.environ.get("GENLAB_PRESET"))  # tiny | cpu | gpu (fr
 # G = MLP 256 -> 128 -> 128 -> 2, D = MLP 2 -> 128 -> 1; Adam (beta1 = 0.5) with a cosine decay of the
 # learning rate to 0, so that the samples settle on the modes at the end.
 RUNS = {
-    "tiny": dict(steps=800, batch_size=256, lr=2e-3, eval_every=200, minutes=0.3),
+    "tiny": dict(steps=1500, batch_size=256, lr=2e-3, eval_every=300, minutes=0.3),
     "cpu": dict(steps=6000, batch_size=256, lr=2e-3, eval_every=500, minutes=1.5),
     "gpu": dict(steps=10000, batch_size=512, lr=2e-3, eval_every=1000, minutes=1.0),
 }
@@ -343,6 +346,7 @@ q3_eval = coverage_callback("ring8", k_eval, N_EVAL)
 q3_snapshots = SampleRecorder(k_eval, 500)
 q3_G, q3_D, q3_opt_g, q3_opt_d = build_gan(k_init)
 start = time.perf_counter()
+# q3_history = fit(...): your code here
 # BEGIN SOLUTION
 q3_history = fit((q3_G, q3_D, q3_opt_g, q3_opt_d), q3_step, None, steps=RUN["steps"], key=k_train,
                  callbacks=[q3_eval, q3_snapshots], callback_every=RUN["eval_every"], desc="Q3 vanilla GAN")
@@ -366,8 +370,9 @@ print("modes covered during training:", [(e["step"], e["modes_covered"]) for e i
 def test_q3_samples(q3_samples, q3_modes, q3_hq, q3_top_share):
     import numpy as np
 
-    assert np.shape(q3_samples) == (2500, 2), f"q3_samples must be [2500, 2], got {np.shape(q3_samples)}"
-    assert np.isfinite(q3_samples).all(), "q3_samples has NaN/inf"
+    x = np.asarray(q3_samples, dtype=float)
+    assert x.shape == (2500, 2), f"q3_samples must be [2500, 2], got {x.shape}"
+    assert np.isfinite(x).all(), "q3_samples has NaN/inf"
     assert 0 <= int(q3_modes) <= 8 and 0.0 <= float(q3_hq) <= 1.0
     assert 1 / 8 <= float(q3_top_share) <= 1.0, "q3_top_share is a fraction of the samples, at least 1/8"
 
@@ -379,11 +384,12 @@ def test_q3_collapsed(q3_samples, q3_modes, q3_hq, q3_top_share, q3_history, RUN
     from genlab.data.toy2d import RING8
     from genlab.metrics.modes import mode_stats
 
-    assert q3_history.steps[-1] == RUN["steps"], "train for RUN['steps'] steps"
-    s = mode_stats(q3_samples, RING8.centers, RING8.sigma)
+    assert int(q3_history.steps[-1]) == int(RUN["steps"]) >= 800, "train for RUN['steps'] steps"
+    x = np.asarray(q3_samples, dtype=float)
+    s = mode_stats(x, RING8.centers, RING8.sigma)
     assert (int(q3_modes), float(q3_hq)) == (s.modes_covered, s.high_quality_fraction)
-    d2 = ((np.asarray(q3_samples)[:, None] - RING8.centers[None]) ** 2).sum(-1)
-    share = np.bincount(d2.argmin(1), minlength=8).max() / len(q3_samples)
+    d2 = ((x[:, None] - RING8.centers[None]) ** 2).sum(-1)
+    share = np.bincount(d2.argmin(1), minlength=8).max() / len(x)
     np.testing.assert_allclose(float(q3_top_share), share, atol=1e-6)
     assert share >= 0.3, f"the vanilla GAN should crowd its samples near few modes (largest share {share:.2f})"
     assert s.modes_covered <= 5, f"the vanilla GAN should cover few modes, got {s.modes_covered}"
@@ -443,6 +449,7 @@ q4_settings = GANSettings(loss="non_saturating", dataset="ring8", batch_size=RUN
 q4_step = make_gan_step(q4_settings)  # SOLUTION
 q4_G, q4_D, q4_opt_g, q4_opt_d = build_gan(k_init, pack=4)  # SOLUTION
 start = time.perf_counter()
+# q4_history = fit(...): your code here
 # BEGIN SOLUTION
 q4_history = fit((q4_G, q4_D, q4_opt_g, q4_opt_d), q4_step, None, steps=RUN["steps"], key=k_train,
                  callbacks=[q4_eval, q4_snapshots], callback_every=RUN["eval_every"], desc="Q4 PacGAN4")
@@ -475,7 +482,8 @@ def test_q4_pack_small(q4_pack):
 def test_q4_samples(q4_samples, q4_modes, q4_top_share):
     import numpy as np
 
-    assert np.shape(q4_samples) == (2500, 2) and np.isfinite(q4_samples).all()
+    x = np.asarray(q4_samples, dtype=float)
+    assert x.shape == (2500, 2) and np.isfinite(x).all(), "q4_samples must be [2500, 2] and finite"
     assert 0 <= int(q4_modes) <= 8 and 1 / 8 <= float(q4_top_share) <= 1.0
 
 # %%
@@ -504,18 +512,19 @@ def test_q4_packing_covers_more(q4_samples, q4_modes, q4_hq, q4_top_share, q4_hi
     from genlab.data.toy2d import RING8
     from genlab.metrics.modes import mode_stats
 
-    assert q4_history.steps[-1] == RUN["steps"], "train for RUN['steps'] steps"
-    s4, s3 = (mode_stats(x, RING8.centers, RING8.sigma) for x in (q4_samples, q3_samples))
+    assert int(q4_history.steps[-1]) == int(RUN["steps"]) >= 800, "train for RUN['steps'] steps"
+    x4, x3 = np.asarray(q4_samples, dtype=float), np.asarray(q3_samples, dtype=float)
+    s4, s3 = mode_stats(x4, RING8.centers, RING8.sigma), mode_stats(x3, RING8.centers, RING8.sigma)
     assert (int(q4_modes), float(q4_hq)) == (s4.modes_covered, s4.high_quality_fraction)
 
     def share(x):
-        d2 = ((np.asarray(x)[:, None] - RING8.centers[None]) ** 2).sum(-1)
+        d2 = ((x[:, None] - RING8.centers[None]) ** 2).sum(-1)
         return np.bincount(d2.argmin(1), minlength=8).max() / len(x)
 
-    np.testing.assert_allclose(float(q4_top_share), share(q4_samples), atol=1e-6)
-    assert share(q4_samples) <= 0.25, f"PacGAN4 should spread over the modes (largest share {share(q4_samples):.2f})"
+    np.testing.assert_allclose(float(q4_top_share), share(x4), atol=1e-6)
+    assert share(x4) <= 0.25, f"PacGAN4 should spread over the modes (largest share {share(x4):.2f})"
     assert s4.modes_covered > s3.modes_covered, "packing should cover more modes than the vanilla GAN"
-    need = {"tiny": 3, "cpu": 6, "gpu": 7}[PRESET]
+    need = {"tiny": 3, "cpu": 6, "gpu": 7}[str(PRESET)]
     assert s4.modes_covered >= need, f"PacGAN4 covers {s4.modes_covered} modes at {PRESET}, expected >= {need}"
 
 # %% [raw]
@@ -536,7 +545,160 @@ coverage_over_time({"vanilla GAN": q3_history, "PacGAN4": q4_history})
 # sample at a time have no reason to punish a generator that always produces the same good sample?
 
 # %% [markdown]
-# ## 3. Divergence: the smallest GAN that does not converge
+# ## 3. Reading a training run: pre-recorded failures
+#
+# A GAN's losses do not fall the way a classifier's do, so "is this run OK?" needs other numbers.
+# `data/gan_runs/` holds histories of real runs recorded with genlab (ring8, different settings):
+# the train metrics of every step (`history.metrics`: `d_real` = mean D(x), `d_fake` = mean D(G(z)),
+# `d_loss`, `g_loss`, `grad_norm_d`, `grad_norm_g`) and the VEEGAN evaluations every few hundred steps
+# (`history.evals`: dicts with `step`, `modes_covered`, `n_modes`, `high_quality_fraction`).
+
+# %%
+from genlab.diagnostics.records import load_history, load_info
+
+GAN_RUNS_DIR = Path(genlab.__file__).resolve().parents[1] / "data" / "gan_runs"
+q5_runs = {p.stem: load_history(p) for p in sorted(GAN_RUNS_DIR.glob("*.json"))}
+for name, h in q5_runs.items():
+    last = h.evals[-1] if h.evals else {}
+    print(f"{name:28s} {len(h.steps):5d} steps recorded; last evaluation: {last.get('modes_covered')}/"
+          f"{last.get('n_modes')} modes, {last.get('high_quality_fraction', float('nan')):.0%} high quality")
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: q5
+# points: 2
+
+# %% [markdown]
+# **Q5. Diagnose a run (2 points).** Write `q5_classify(history)` that returns one of the strings
+# `"divergence"`, `"mode collapse"`, `"healthy"`, by these rules, checked in this order:
+#
+# 1. **divergence** if any train metric is NaN or infinite (the run blew up), or if over the last
+#    10 % of the recorded steps the mean of `d_fake` is below 0.05 *and* the mean of `d_real` is
+#    above 0.95 (D wins outright; the generator's gradient has vanished, see Q1);
+# 2. **mode collapse** if the last evaluation covers at most half of the modes;
+# 3. **healthy** otherwise.
+#
+# Then classify every recorded run: `q5_labels = {name: q5_classify(h) for name, h in q5_runs.items()}`.
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %%
+def q5_classify(history):
+    """history: a genlab History -> "divergence" | "mode collapse" | "healthy"."""
+    # BEGIN SOLUTION
+    m = {k: np.asarray(v, dtype=float) for k, v in history.metrics.items()}
+    if any(not np.isfinite(v).all() for v in m.values()):
+        return "divergence"
+    tail = max(1, len(history.steps) // 10)
+    if m["d_fake"][-tail:].mean() < 0.05 and m["d_real"][-tail:].mean() > 0.95:
+        return "divergence"
+    last = history.evals[-1]
+    if last["modes_covered"] <= last["n_modes"] / 2:
+        return "mode collapse"
+    return "healthy"
+    # END SOLUTION
+
+
+q5_labels = {name: q5_classify(h) for name, h in q5_runs.items()}  # SOLUTION
+
+# %% [raw]
+# # END SOLUTION
+
+# %%
+print(q5_labels)
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+def test_q5_blown_up_run(q5_classify):
+    import numpy as np
+
+    from genlab.train.engine import History
+
+    n = 100
+    metrics = {"d_real": [0.5] * n, "d_fake": [0.5] * n, "grad_norm_g": [1.0] * n, "d_loss": [1.4] * n}
+    metrics["d_loss"][-1] = float("nan")
+    evals = [{"step": 50, "modes_covered": 8, "n_modes": 8, "high_quality_fraction": 0.9}]
+    h = History(steps=list(range(1, n + 1)), metrics=metrics, evals=evals)
+    assert q5_classify(h) == "divergence", "a NaN in the metrics means the run diverged"
+
+# %%
+# HIDDEN
+def test_q5_synthetic_runs(q5_classify):
+    import numpy as np
+
+    from genlab.train.engine import History
+
+    def run(d_real, d_fake, modes, n=200):
+        metrics = {"d_real": list(d_real), "d_fake": list(d_fake), "grad_norm_g": [1.0] * n, "d_loss": [1.3] * n}
+        evals = [{"step": s, "modes_covered": modes, "n_modes": 8, "high_quality_fraction": 0.9}
+                 for s in (50, 100, 150, 200)]
+        return History(steps=list(range(1, n + 1)), metrics=metrics, evals=evals)
+
+    flat = np.full(200, 0.5)
+    wins = np.concatenate([np.full(150, 0.5), np.full(50, 0.99)])  # D(x) -> 1 over the last quarter
+    loses = np.concatenate([np.full(150, 0.5), np.full(50, 0.01)])  # D(G(z)) -> 0
+    assert q5_classify(run(flat, flat, 8)) == "healthy"
+    assert q5_classify(run(flat, flat, 5)) == "healthy"
+    assert q5_classify(run(flat, flat, 4)) == "mode collapse", "4 of 8 modes is at most half"
+    assert q5_classify(run(flat, flat, 1)) == "mode collapse"
+    assert q5_classify(run(wins, loses, 8)) == "divergence", "D(x) ~ 1 and D(G(z)) ~ 0 at the end: D won"
+    assert q5_classify(run(wins, flat, 1)) == "mode collapse", "D(x) alone near 1 is not divergence"
+
+# %%
+# HIDDEN
+def test_q5_recorded_runs(q5_classify, q5_labels):
+    import numpy as np
+
+    from genlab.diagnostics.gan import diagnose
+    from genlab.diagnostics.records import load_history
+    from pathlib import Path
+
+    import genlab
+
+    runs = sorted((Path(genlab.__file__).resolve().parents[1] / "data" / "gan_runs").glob("*.json"))
+    assert runs, "no recorded runs found"
+    for path in runs:
+        h = load_history(path)
+        kinds = {f.kind for f in diagnose(h)}
+        want = ("divergence" if kinds & {"non_finite", "discriminator_overpowering"} else
+                "mode collapse" if kinds & {"mode_collapse"} else "healthy")
+        got = q5_classify(h)
+        assert got == want, f"{path.stem}: you say {got!r}, genlab's diagnose says {want!r} ({sorted(kinds)})"
+        assert q5_labels[path.stem] == got, f"q5_labels[{path.stem!r}] is not q5_classify of that run"
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
+
+# %% [markdown]
+# genlab's `diagnose(history)` reads the same numbers with more care (it averages over windows,
+# asks that collapsed samples be of good quality, and also spots modes that *hop*). Each finding says
+# when the problem began, the evidence, and what to try:
+
+# %%
+from genlab.diagnostics.gan import diagnose
+
+for name, h in q5_runs.items():
+    print(f"--- {name}: you say {q5_labels[name]!r}")
+    for finding in diagnose(h):
+        print("   ", finding)
+
+# %% [markdown]
+# One of the divergent runs, drawn: D's outputs drift apart (D(x) → 1, D(G(z)) → 0) and the
+# generator's gradient norm falls by orders of magnitude while D's stays large.
+
+# %%
+q5_divergent = [name for name, h in q5_runs.items()
+                if {f.kind for f in diagnose(h)} & {"non_finite", "discriminator_overpowering"}]
+d_outputs_and_grad_norms(q5_runs[q5_divergent[0]], q5_divergent[0]) if q5_divergent else None
+
+# %% [markdown]
+# ## 4. Divergence: the smallest GAN that does not converge
 #
 # DiracGAN (Mescheder, Geiger & Nowozin 2018, §2.2) strips a GAN to two numbers. The real data is the
 # point 0; the generator puts all its mass at $\theta$; the discriminator is linear, $D_\psi(x) = \psi x$
