@@ -1,0 +1,1011 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [raw]
+# # ASSIGNMENT CONFIG
+# name: 02_unet_vae
+# seed:
+#   variable: SEED
+#   autograder_value: 42
+#   student_value: 42
+
+# %% [markdown]
+# # Lab 02: U-Net and VAE — Encoder, Decoder, Skip Connections und das latente Bild
+#
+# Two networks carry every image generator of the later labs. The **U-Net** is a denoiser: its
+# **encoder** shrinks the image level by level and keeps the most important structures, its **decoder**
+# rebuilds it (*entrauscht* it), and **skip connections** hand the decoder the encoder's features of the
+# same size, so that fine detail from the early layers is not lost in the small bottleneck. The **VAE**
+# compresses a 28x28 image into a small **latent image** (*latentes Bild*, here 7x7x4) and its decoder
+# turns a latent image back into pixels; latent diffusion (lab 03) generates in that latent space.
+#
+# | Begriff (Vorlesung) | English | Wo im Lab |
+# |---|---|---|
+# | Encoder | encoder: shrinks the image (U-Net) / maps it to a latent distribution (VAE) | §1 Q1, Q2; §3 Q6 |
+# | Decoder | decoder: rebuilds the image from the bottleneck (U-Net) / from the latent (VAE) | §1 Q1, Q2; §3 Q6, Q7 |
+# | Skip Connection | skip connection: concatenation of encoder features into the decoder | Q1 (shapes), Q2 (implement), Q3 (ablation) |
+# | Entrauschen | denoising: the U-Net maps x0 + sigma * eps back to x0 | §2 Q3 |
+# | latentes Bild | latent image: the VAE's 7x7x4 code of a 28x28x1 image | Q1 (U-Net on latents), Q4–Q7 |
+#
+# **Plan.** §1 the U-Net: Q1 trace the shapes · Q2 implement a skip connection. §2 denoising: Q3 train
+# two denoisers, with and without skips, and measure the difference. §3 the VAE: Q4 the
+# reparameterisation trick · Q5 the KL term · Q6 the VAE loss, and train it · Q7 the latent space.
+#
+# **Time.** The setup cell picks a preset from your hardware (`cpu` without a GPU; set `GENLAB_PRESET`
+# to override). At `cpu` the three trainings (two denoisers in Q3, the VAE in Q6) take a few minutes
+# each on a 2-core laptop and the whole lab stays under 15 minutes; on a GPU (`gpu`) a few minutes in all.
+
+# %%
+import os
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+
+from genlab.data.batches import image_batches
+from genlab.data.images import load_images
+from genlab.experiments.unet_skip import UNetSkipConfig, denoise_images, noisy_copies, train_denoiser
+from genlab.experiments.vae import decode_latents, reconstruct
+from genlab.figures.unet import denoising_examples, psnr_vs_noise
+from genlab.figures.vae import interpolations, latent_channels, reconstructions
+from genlab.models.unet import UNet, UNetConfig, Upsample
+from genlab.models.vae import VAE, VAEConfig
+from genlab.objectives.vae import encode_dataset
+from genlab.presets import resolve_preset
+from genlab.train import fit
+from genlab.train.steps import make_train_step
+
+SEED = 42  # otter sets the grading seed here; every key below comes from it
+PRESET = resolve_preset(os.environ.get("GENLAB_PRESET"))  # tiny | cpu | gpu (from the hardware when unset)
+
+# Per preset: the denoisers of Q3 (both variants use exactly these settings) and the VAE of Q6.
+# "minutes": what one training takes on a 2-core CPU (tiny, cpu) or one GPU (gpu).
+RUNS = {
+    "tiny": dict(unet=UNetConfig(channels=(8, 16, 16), mid_attention=False, time_dim=16, num_heads=2),
+                 denoise_steps=40, denoise_batch=8, eval_images=64,
+                 vae=VAEConfig.tiny(), vae_steps=40, vae_batch=16, latent_images=64, minutes=0.2),
+    "cpu": dict(unet=UNetConfig.cpu(), denoise_steps=600, denoise_batch=32, eval_images=500,
+                vae=VAEConfig.cpu(), vae_steps=800, vae_batch=64, latent_images=2000, minutes=3),
+    "gpu": dict(unet=UNetConfig.gpu(), denoise_steps=3000, denoise_batch=128, eval_images=2000,
+                vae=VAEConfig.gpu(), vae_steps=3000, vae_batch=128, latent_images=2000, minutes=1.5),
+}
+RUN = RUNS[PRESET]
+KL_WEIGHT = 1e-3  # VAE loss = mse + KL_WEIGHT * KL per latent dimension (Q6)
+
+train = load_images("fashion_mnist", "train", source="embedded")  # the embedded 10k subset: same everywhere
+test = load_images("fashion_mnist", "test", source="embedded")  # 2k test images
+k_q3_noise, k_q6_init, k_q6_train, k_q7 = jax.random.split(jax.random.key(SEED), 4)
+print(f"preset {PRESET}: train {train.images.shape}, test {test.images.shape}; "
+      f"each of the three trainings takes about {RUN['minutes']} min")
+
+# %% [markdown]
+# ## 1. The U-Net
+#
+# `genlab.models.unet.UNet` is the U-Net that the diffusion labs use. With `channels=(16, 32, 64)` it has
+# three **levels**; level $i$ works at size $28 / 2^i$ with `channels[i]` feature channels:
+#
+# ```
+#     x ─ conv_in ─ level 0 ──────────────── skip 0 ──► concat ─ level 0 ─ conv_out ─► out
+#                      └ down ─ level 1 ───── skip 1 ──► concat ─ level 1 ┘ up
+#                                 └ down ─ level 2 ─ skip 2 ─► concat ─ level 2 ┘ up
+#                                             └─ bottleneck ─┘
+# ```
+#
+# - **Encoder**: `conv_in` (to `channels[0]`), then per level a ResBlock (the size and width stay); its
+#   output is that level's **skip** tensor; then `down` (a stride-2 convolution) halves the size and
+#   changes the width to the next level's `channels[i+1]`. The last level has no `down`.
+# - **Bottleneck**: two ResBlocks at the smallest size (width `channels[-1]`).
+# - **Decoder**, from the bottom up: at level $i$, `up` (nearest-neighbour x2 and a convolution to
+#   `channels[i]`; not at the last level), then **concatenation with skip $i$ along the channels**,
+#   then a ResBlock back to `channels[i]` channels. `conv_out` maps to the output channels.
+#
+# Height and width must be divisible by $2^{\text{levels}-1}$; otherwise the U-Net pads them with zeros
+# at the bottom/right first (and crops the output back).
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: q1
+# points: 2
+
+# %% [markdown]
+# **Q1. Trace the shapes (2 points).** A batch of $B = 8$ images `[8, 28, 28, 1]` goes through
+# `UNet(UNetConfig(channels=(16, 32, 64)))`. Fill in `q1_shapes` (by hand, from the description above)
+# with the NHWC shape tuple of
+#
+# - `"skip0"`, `"skip1"`, `"skip2"`: the skip tensors of levels 0, 1, 2;
+# - `"bottleneck"`: the bottleneck's output;
+# - `"concat2"`, `"concat1"`, `"concat0"`: the decoder's input at level 2, 1, 0 right after the
+#   concatenation with the skip;
+# - `"output"`: the U-Net's output.
+#
+# Then the same for the **latent images** of §3: a batch `[8, 7, 7, 4]` through
+# `UNet(UNetConfig(in_channels=4, channels=(32, 64, 128)))`, in `q1_latent_shapes` with the keys
+# `"skip0"`, `"skip2"`, `"bottleneck"` and `"output"` (mind the padding: 7 is not divisible by 4).
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %%
+# BEGIN SOLUTION
+q1_shapes = {
+    "skip0": (8, 28, 28, 16),
+    "skip1": (8, 14, 14, 32),
+    "skip2": (8, 7, 7, 64),
+    "bottleneck": (8, 7, 7, 64),
+    "concat2": (8, 7, 7, 128),
+    "concat1": (8, 14, 14, 64),
+    "concat0": (8, 28, 28, 32),
+    "output": (8, 28, 28, 1),
+}
+q1_latent_shapes = {
+    "skip0": (8, 8, 8, 32),
+    "skip2": (8, 2, 2, 128),
+    "bottleneck": (8, 2, 2, 128),
+    "output": (8, 7, 7, 4),
+}
+# END SOLUTION
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [markdown]
+# Check your answer against the real module: `jax.eval_shape` runs the U-Net on *abstract* arrays (only
+# shapes and dtypes, no numbers, no compute). `UNet.encode` returns the bottleneck and the list of skips.
+
+# %%
+def unet_shapes(config, x_shape):
+    """{"skip0".., "bottleneck", "output"} shapes of UNet(config) on an input of x_shape, via jax.eval_shape."""
+    graphdef, state = nnx.split(nnx.eval_shape(lambda: UNet(config, rngs=nnx.Rngs(0))))  # weights: shapes only
+
+    def run(state, x):
+        model = nnx.merge(graphdef, state)
+        b, hgt, wid, _ = x.shape
+        m = model.pad_multiple()
+        padded = jnp.pad(x, ((0, 0), (0, -hgt % m), (0, -wid % m), (0, 0)))  # what UNet.__call__ does first
+        h, skips = model.encode(padded, model.embed_time(jnp.zeros(b), b))
+        return h, skips, model(x, jnp.zeros(b))
+
+    h, skips, out = jax.eval_shape(run, state, jax.ShapeDtypeStruct(x_shape, jnp.float32))
+    return {**{f"skip{i}": s.shape for i, s in enumerate(skips)}, "bottleneck": h.shape, "output": out.shape}
+
+
+for name, answer, config, shape in (
+    ("pixels", q1_shapes, UNetConfig(channels=(16, 32, 64)), (8, 28, 28, 1)),
+    ("latents", q1_latent_shapes, UNetConfig(in_channels=4, channels=(32, 64, 128)), (8, 7, 7, 4)),
+):
+    real = unet_shapes(config, shape)
+    wrong = [k for k in real if k in answer and tuple(answer[k]) != tuple(real[k])]
+    print(f"{name}: {'all checked shapes right' if not wrong else 'wrong: ' + ', '.join(wrong)}")
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+def test_q1_keys_and_output(q1_shapes, q1_latent_shapes):
+    want = {"skip0", "skip1", "skip2", "bottleneck", "concat2", "concat1", "concat0", "output"}
+    assert isinstance(q1_shapes, dict) and set(q1_shapes) == want, f"q1_shapes needs exactly the keys {sorted(want)}"
+    assert isinstance(q1_latent_shapes, dict) and set(q1_latent_shapes) == {"skip0", "skip2", "bottleneck", "output"}
+    assert tuple(q1_shapes["output"]) == (8, 28, 28, 1), "the U-Net's output has the input's shape"
+
+# %%
+# HIDDEN
+def test_q1_pixel_shapes(q1_shapes):
+    import jax
+    import jax.numpy as jnp
+    from flax import nnx
+
+    from genlab.models.unet import UNet, UNetConfig
+
+    graphdef, state = nnx.split(nnx.eval_shape(lambda: UNet(UNetConfig(channels=(16, 32, 64)), rngs=nnx.Rngs(0))))
+
+    def encode(state, x):
+        model = nnx.merge(graphdef, state)
+        return model.encode(x, model.embed_time(jnp.zeros(8), 8))
+
+    h, skips = jax.eval_shape(encode, state, jax.ShapeDtypeStruct((8, 28, 28, 1), jnp.float32))
+    want = {f"skip{i}": s.shape for i, s in enumerate(skips)}
+    want["bottleneck"] = h.shape
+    want.update({f"concat{i}": s.shape[:3] + (2 * s.shape[3],) for i, s in enumerate(skips)})
+    for k, shape in want.items():
+        got = tuple(int(v) for v in q1_shapes[k])
+        assert got == tuple(shape), f"q1_shapes[{k!r}] = {got} is wrong"
+
+# %%
+# HIDDEN
+def test_q1_latent_shapes(q1_latent_shapes):
+    import jax
+    import jax.numpy as jnp
+    from flax import nnx
+
+    from genlab.models.unet import UNet, UNetConfig
+
+    config = UNetConfig(in_channels=4, channels=(32, 64, 128))
+    graphdef, state = nnx.split(nnx.eval_shape(lambda: UNet(config, rngs=nnx.Rngs(0))))
+
+    def run(state, x):
+        model = nnx.merge(graphdef, state)
+        padded = jnp.pad(x, ((0, 0), (0, 1), (0, 1), (0, 0)))  # 7 -> 8, a multiple of 2**2
+        h, skips = model.encode(padded, model.embed_time(jnp.zeros(8), 8))
+        return h, skips, model(x, jnp.zeros(8))
+
+    h, skips, out = jax.eval_shape(run, state, jax.ShapeDtypeStruct((8, 7, 7, 4), jnp.float32))
+    want = {"skip0": skips[0].shape, "skip2": skips[2].shape, "bottleneck": h.shape, "output": out.shape}
+    for k, shape in want.items():
+        got = tuple(int(v) for v in q1_latent_shapes[k])
+        assert got == tuple(shape), f"q1_latent_shapes[{k!r}] = {got} is wrong"
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
+
+# %% [markdown]
+# *Count (ungraded).* For 28x28x1 pixels the bottleneck holds $7 \cdot 7 \cdot 64 = 3136$ numbers per
+# image, more than the 784 pixels. Why does it still lose fine detail? (Think of what a stride-2
+# convolution and the ResBlocks at 7x7 can and cannot represent, and what the network is trained to keep.)
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: q2
+# points: 2
+
+# %% [markdown]
+# **Q2. A skip connection (2 points).** (a) Write `q2_merge_skip(h, skip)`: the decoder's features
+# `h: [B, H, W, C_h]` and the encoder's skip `skip: [B, H, W, C_s]` -> `[B, H, W, C_h + C_s]`, the
+# concatenation along the channel axis, `h` first. Raise a `ValueError` when B, H or W differ.
+#
+# (b) Wire the skip in `Q2MiniUNet`, a U-Net with one level and a 14x14 bottleneck. Write its
+# `__call__` in this order (ReLU after every convolution except `out`; `up` has no ReLU):
+#
+# 1. `s = relu(enc(x))` — the encoder features `[B, 28, 28, w]`, the skip;
+# 2. `h = relu(mid(relu(down(s))))` — the bottleneck `[B, 14, 14, 2w]`;
+# 3. `h = up(h)` — back to `[B, 28, 28, w]`;
+# 4. merge `h` with the skip using your `q2_merge_skip` — but with **zeros of the same shape** in place
+#    of `s` when the module was built with `skip=False` (this is what `UNetConfig(skip=False)` does too);
+# 5. `out(relu(dec(merged)))` -> `[B, 28, 28, 1]`.
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %%
+def q2_merge_skip(h, skip):
+    """h: [B, H, W, C_h], skip: [B, H, W, C_s] -> [B, H, W, C_h + C_s]."""
+    # BEGIN SOLUTION
+    if h.shape[:-1] != skip.shape[:-1]:
+        raise ValueError(f"cannot merge h {h.shape} with skip {skip.shape}: B, H and W must agree")
+    return jnp.concatenate([h, skip], axis=-1)
+    # END SOLUTION
+
+
+class Q2MiniUNet(nnx.Module):
+    """x: [B, 28, 28, 1] -> [B, 28, 28, 1]; one encoder level, a 14x14 bottleneck, one decoder level."""
+
+    def __init__(self, width: int = 8, *, skip: bool = True, rngs: nnx.Rngs):
+        self.skip = skip
+        self.enc = nnx.Conv(1, width, (3, 3), rngs=rngs)  # [B, 28, 28, w]
+        self.down = nnx.Conv(width, 2 * width, (3, 3), strides=(2, 2), rngs=rngs)  # [B, 14, 14, 2w]
+        self.mid = nnx.Conv(2 * width, 2 * width, (3, 3), rngs=rngs)  # [B, 14, 14, 2w]
+        self.up = Upsample(2 * width, width, rngs=rngs)  # [B, 28, 28, w]
+        self.dec = nnx.Conv(2 * width, width, (3, 3), rngs=rngs)  # merged [B, 28, 28, 2w] -> [B, 28, 28, w]
+        self.out = nnx.Conv(width, 1, (3, 3), rngs=rngs)  # [B, 28, 28, 1]
+
+    def __call__(self, x):
+        # BEGIN SOLUTION
+        s = nnx.relu(self.enc(x))
+        h = nnx.relu(self.mid(nnx.relu(self.down(s))))
+        h = self.up(h)
+        merged = q2_merge_skip(h, s if self.skip else jnp.zeros_like(s))
+        return self.out(nnx.relu(self.dec(merged)))
+        # END SOLUTION
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [markdown]
+# A test of the wiring: cut the bottleneck (set the `mid` convolution to zero). Then the only path from
+# the input to the output is the skip: with it the output still depends on the image, without it the
+# output is the same for every image.
+
+# %%
+def q2_cut_bottleneck(model):
+    """Zero the mid convolution: the bottleneck then carries nothing about the input."""
+    model.mid.kernel[...] = jnp.zeros_like(model.mid.kernel[...])
+    model.mid.bias[...] = jnp.zeros_like(model.mid.bias[...])
+    return model
+
+
+x_two = jnp.asarray(test.images[:2])  # two different test images
+for skip in (True, False):
+    y = nnx.jit(lambda model, x: model(x))(q2_cut_bottleneck(Q2MiniUNet(skip=skip, rngs=nnx.Rngs(0))), x_two)
+    print(f"skip={skip}: output {y.shape}, |out(image 0) - out(image 1)| max = {float(jnp.max(jnp.abs(y[0] - y[1]))):.4f}")
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+def test_q2_merge_shapes(q2_merge_skip):
+    import jax.numpy as jnp
+    import numpy as np
+
+    h, skip = jnp.ones((2, 7, 7, 3)), jnp.zeros((2, 7, 7, 5))
+    out = q2_merge_skip(h, skip)
+    assert out.shape == (2, 7, 7, 8), f"expected (2, 7, 7, 8), got {out.shape}"
+    np.testing.assert_allclose(np.asarray(out[..., :3]), 1.0, err_msg="h comes first, then skip")
+
+# %%
+def test_q2_mini_unet_shape(Q2MiniUNet):
+    import jax.numpy as jnp
+    from flax import nnx
+
+    y = Q2MiniUNet(skip=True, rngs=nnx.Rngs(0))(jnp.zeros((3, 28, 28, 1)))
+    assert y is not None and y.shape == (3, 28, 28, 1), "Q2MiniUNet must return [B, 28, 28, 1]"
+
+# %%
+# HIDDEN
+def test_q2_merge_rejects_mismatch(q2_merge_skip):
+    import jax.numpy as jnp
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    a, b = jnp.asarray(rng.normal(size=(2, 4, 4, 2))), jnp.asarray(rng.normal(size=(2, 4, 4, 3)))
+    np.testing.assert_allclose(np.asarray(q2_merge_skip(a, b)), np.concatenate([np.asarray(a), np.asarray(b)], -1))
+    for bad in (jnp.zeros((2, 8, 8, 3)), jnp.zeros((3, 4, 4, 3)), jnp.zeros((2, 4, 5, 3))):
+        try:
+            q2_merge_skip(a, bad)
+        except ValueError:
+            continue
+        raise AssertionError(f"q2_merge_skip({a.shape}, {bad.shape}) must raise ValueError")
+
+# %%
+# HIDDEN
+def test_q2_output_depends_on_skip(Q2MiniUNet):
+    import jax.numpy as jnp
+    import numpy as np
+    from flax import nnx
+
+    x = jnp.asarray(np.random.default_rng(3).uniform(-1, 1, (2, 28, 28, 1)), jnp.float32)
+    out = {}
+    for skip in (True, False):
+        model = Q2MiniUNet(skip=skip, rngs=nnx.Rngs(1))
+        model.mid.kernel[...] = jnp.zeros_like(model.mid.kernel[...])
+        model.mid.bias[...] = jnp.zeros_like(model.mid.bias[...])
+        y = nnx.jit(lambda m, x: m(x))(model, x)
+        out[skip] = float(jnp.max(jnp.abs(y[0] - y[1])))
+    assert out[True] > 1e-3, "with skip=True and the bottleneck cut, the output must still depend on the input"
+    assert out[False] < 1e-6, "with skip=False and the bottleneck cut, the output must not depend on the input"
+
+# %%
+# HIDDEN
+def test_q2_forward_matches_the_recipe(Q2MiniUNet):
+    import jax.numpy as jnp
+    import numpy as np
+    from flax import nnx
+
+    @nnx.jit
+    def both(m, x, skip):
+        s = nnx.relu(m.enc(x))
+        h = m.up(nnx.relu(m.mid(nnx.relu(m.down(s)))))
+        want = m.out(nnx.relu(m.dec(jnp.concatenate([h, s * skip], -1))))
+        return m(x), want
+
+    x = jnp.asarray(np.random.default_rng(4).uniform(-1, 1, (2, 28, 28, 1)), jnp.float32)
+    for skip in (True, False):
+        got, want = both(Q2MiniUNet(width=4, skip=skip, rngs=nnx.Rngs(2)), x, float(skip))
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-5, atol=1e-5,
+                                   err_msg=f"Q2MiniUNet(skip={skip}) does not follow steps 1-5")
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
+
+# %% [markdown]
+# ## 2. Entrauschen: what do the skip connections buy?
+#
+# A denoiser gets $x_\sigma = x_0 + \sigma\varepsilon$ ($\varepsilon \sim \mathcal N(0, I)$) and the noise
+# level $\sigma$ and predicts the clean image $x_0$ (`genlab.objectives.denoise`). We train the same
+# U-Net twice, with and without skip connections (`UNetConfig(skip=False)` feeds the decoder zeros in
+# place of the skips: same parameters, same decoder), with the same initial weights, batches and noise.
+# `train_denoiser(q3_config, images, skip=..., seed=SEED)` trains one and returns `(model, history)`;
+# `denoise_images(model, x_noisy, sigma)` denoises a stack of images (clipped to [-1, 1]).
+#
+# Image quality is measured by the **PSNR** (peak signal-to-noise ratio) in dB,
+# $\mathrm{PSNR}(x, y) = 10 \log_{10}\!\big(R^2 / \mathrm{MSE}(x, y)\big)$ with the value range $R = 2$ for
+# images in $[-1, 1]$. Higher is better; +6 dB halves the error's standard deviation.
+
+# %%
+q3_config = UNetSkipConfig(unet=RUN["unet"], steps=RUN["denoise_steps"], batch_size=RUN["denoise_batch"],
+                           warmup_steps=min(50, RUN["denoise_steps"] // 5))
+SIGMAS = (0.1, 0.2, 0.4, 0.8)  # evaluation noise levels, low to high
+q3_clean = test.images[: RUN["eval_images"]]  # [N, 28, 28, 1]
+q3_noisy = noisy_copies(q3_clean, SIGMAS, k_q3_noise)  # {sigma: [N, 28, 28, 1]}, the same noise for both models
+print(f"{q3_config.steps} steps of batch {q3_config.batch_size} per denoiser, "
+      f"about {RUN['minutes']} min each; PSNR on {len(q3_clean)} test images")
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: q3
+# points: 3
+
+# %% [markdown]
+# **Q3. The skip ablation (3 points).** (a) Write `q3_psnr(x, y)`: `x, y: [B, H, W, C]` -> `[B]`, the
+# PSNR of each image pair in dB with $R = 2$.
+#
+# (b) Train `q3_skip_model` (with skips) and `q3_noskip_model` (without) with `train_denoiser` and
+# `seed=SEED`; keep the histories in `q3_skip_history` and `q3_noskip_history`.
+#
+# (c) Fill in `q3_table`: for every `sigma` in `SIGMAS` a dict `{"noisy": .., "skip": .., "no_skip": ..}`
+# of mean PSNRs (floats) against `q3_clean`: of the noisy input `q3_noisy[sigma]` itself, and of
+# both models' denoised images.
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %%
+def q3_psnr(x, y):
+    """x, y: [B, H, W, C] in [-1, 1] -> [B] PSNR in dB."""
+    # BEGIN SOLUTION
+    mse = jnp.mean((jnp.asarray(x, jnp.float32) - jnp.asarray(y, jnp.float32)) ** 2, axis=(1, 2, 3))
+    return 10.0 * jnp.log10(4.0 / mse)
+    # END SOLUTION
+
+
+start = time.perf_counter()
+q3_skip_model, q3_skip_history = train_denoiser(q3_config, train.images, skip=True, seed=SEED)  # SOLUTION
+q3_noskip_model, q3_noskip_history = train_denoiser(q3_config, train.images, skip=False, seed=SEED)  # SOLUTION
+print(f"trained both in {time.perf_counter() - start:.0f} s")
+# BEGIN SOLUTION
+q3_table = {}
+for sigma in SIGMAS:
+    q3_table[sigma] = {
+        "noisy": float(jnp.mean(q3_psnr(q3_noisy[sigma], q3_clean))),
+        "skip": float(jnp.mean(q3_psnr(denoise_images(q3_skip_model, q3_noisy[sigma], sigma), q3_clean))),
+        "no_skip": float(jnp.mean(q3_psnr(denoise_images(q3_noskip_model, q3_noisy[sigma], sigma), q3_clean))),
+    }
+# END SOLUTION
+
+# %% [raw]
+# # END SOLUTION
+
+# %%
+print(" sigma | noisy  | skip   | no skip | gap (dB)")
+for sigma, row in q3_table.items():
+    print(f" {sigma:5.2f} | {row['noisy']:6.2f} | {row['skip']:6.2f} | {row['no_skip']:7.2f} | "
+          f"{row['skip'] - row['no_skip']:+.2f}")
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+def test_q3_psnr_known_value(q3_psnr):
+    import numpy as np
+
+    x = np.zeros((2, 4, 4, 1), np.float32)
+    y = x + np.array([0.1, 0.2], np.float32)[:, None, None, None]  # MSE 0.01 and 0.04
+    got = np.asarray(q3_psnr(x, y), dtype=float)
+    assert got.shape == (2,), f"q3_psnr returns one value per image, got shape {got.shape}"
+    np.testing.assert_allclose(got, 10 * np.log10(4.0 / np.array([0.01, 0.04])), rtol=1e-4)
+
+# %%
+def test_q3_table_shape(q3_table, SIGMAS):
+    import numpy as np
+
+    assert isinstance(q3_table, dict) and set(q3_table) == set(SIGMAS), "q3_table needs one row per sigma in SIGMAS"
+    for sigma, row in q3_table.items():
+        vals = np.asarray([row["noisy"], row["skip"], row["no_skip"]], dtype=float)
+        assert np.isfinite(vals).all(), f"row {sigma} has non-finite values: {row}"
+
+# %%
+# HIDDEN
+def test_q3_psnr_matches_genlab(q3_psnr):
+    import numpy as np
+
+    from genlab.metrics.psnr import psnr
+
+    rng = np.random.default_rng(5)
+    x = rng.uniform(-1, 1, (5, 6, 6, 2)).astype(np.float32)
+    y = np.clip(x + 0.3 * rng.normal(size=x.shape), -1, 1).astype(np.float32)
+    np.testing.assert_allclose(np.asarray(q3_psnr(x, y), dtype=float), psnr(x, y), rtol=1e-4)
+
+# %%
+# HIDDEN
+def test_q3_table_is_measured(q3_table, q3_noisy, q3_clean, q3_skip_model, q3_noskip_model, q3_skip_history,
+                              q3_noskip_history, q3_config, SIGMAS):
+    import numpy as np
+
+    from genlab.experiments.unet_skip import denoise_images
+    from genlab.metrics.psnr import psnr
+
+    assert q3_skip_history.steps[-1] == q3_noskip_history.steps[-1] == q3_config.steps, "train q3_config.steps steps"
+    assert q3_skip_model.config.skip and not q3_noskip_model.config.skip, "q3_noskip_model must have skip=False"
+    for sigma in SIGMAS:  # the noisy input: 20 log10(2 / sigma) dB
+        np.testing.assert_allclose(float(q3_table[sigma]["noisy"]), 20 * np.log10(2 / sigma), atol=0.3)
+    s = SIGMAS[0]
+    for name, model in (("skip", q3_skip_model), ("no_skip", q3_noskip_model)):
+        want = float(np.mean(psnr(denoise_images(model, q3_noisy[s], s), q3_clean)))
+        np.testing.assert_allclose(float(q3_table[s][name]), want, atol=0.05,
+                                   err_msg=f"q3_table[{s}][{name!r}] is not the PSNR of that model's output")
+
+# %%
+# HIDDEN
+def test_q3_skips_win_at_low_noise(q3_table, SIGMAS, PRESET):
+    gap = {s: float(q3_table[s]["skip"]) - float(q3_table[s]["no_skip"]) for s in SIGMAS}
+    need = {"tiny": 0.5, "cpu": 2.0, "gpu": 2.0}[PRESET]
+    low, high = SIGMAS[0], SIGMAS[-1]
+    assert gap[low] >= need, f"with skips the denoiser should win by >= {need} dB at sigma={low}: {gap[low]:.2f} dB"
+    assert gap[low] > gap[high], f"the gap should be larger at low noise than at high noise: {gap}"
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
+
+# %% [markdown]
+# The table as a plot, and six test images denoised by both models at a low and a high noise level.
+
+# %%
+q3_psnr_table = {f"sigma={sigma:g}": row for sigma, row in q3_table.items()}
+psnr_vs_noise(q3_psnr_table)
+
+# %%
+q3_show = (SIGMAS[0], SIGMAS[-1])
+denoising_examples(q3_clean[:6], {s: q3_noisy[s][:6] for s in q3_show},
+                   {name: {s: denoise_images(model, q3_noisy[s], s)[:6] for s in q3_show}
+                    for name, model in (("skip", q3_skip_model), ("no_skip", q3_noskip_model))},
+                   q3_psnr_table)
+
+# %% [markdown]
+# *Explain (ungraded).* At which noise level is the gap between the two models largest, and why?
+# What does the denoiser need to output at $\sigma = 0.1$, and where in the network is that information
+# still available? Why can the model without skips not do much better at $\sigma = 0.1$ than at
+# $\sigma = 0.8$, and why does the model with skips lose its advantage at high noise?
+
+# %% [markdown]
+# ## 3. The VAE and its latent image
+#
+# `genlab.models.vae.VAE` encodes an image `x: [B, 28, 28, 1]` into the mean and log-variance of a
+# Gaussian over latent images, `vae.encode(x) -> (mean, logvar)`, each `[B, 7, 7, 4]`; `vae.decode(z)`
+# turns a latent image `z: [B, 7, 7, 4]` back into pixels. Training samples $z$ from $q(z \mid x) =
+# \mathcal N(\text{mean}, e^{\text{logvar}})$ and asks the decoder to reconstruct $x$ from it; a KL term
+# keeps $q(z \mid x)$ close to $\mathcal N(0, I)$ (Kingma & Welling 2014).
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: q4
+# points: 2
+
+# %% [markdown]
+# **Q4. The reparameterisation trick (2 points).** Sampling $z \sim \mathcal N(\mu, \sigma^2)$ directly
+# has no gradient with respect to $\mu$ and $\sigma$. Write it as a deterministic function of
+# $(\mu, \sigma)$ and independent noise instead: $z = \mu + \sigma \varepsilon$, $\varepsilon \sim
+# \mathcal N(0, I)$, $\sigma = \exp(\tfrac12 \text{logvar})$. Write `q4_reparameterize(mean, logvar, key)`
+# (any shape; same shape out) and draw the noise as `jax.random.normal(key, mean.shape)`.
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %%
+def q4_reparameterize(mean, logvar, key):
+    """mean, logvar: [...] -> z: [...], z = mean + exp(logvar / 2) * eps."""
+    # BEGIN SOLUTION
+    eps = jax.random.normal(key, mean.shape)
+    return mean + jnp.exp(0.5 * logvar) * eps
+    # END SOLUTION
+
+# %% [raw]
+# # END SOLUTION
+
+# %%
+q4_grad_mean, q4_grad_logvar = jax.grad(lambda m, lv: jnp.sum(q4_reparameterize(m, lv, jax.random.key(0))),
+                                        argnums=(0, 1))(jnp.zeros(3), jnp.zeros(3))
+print("dz/dmean:", q4_grad_mean, " dz/dlogvar:", q4_grad_logvar, "(= eps / 2 at logvar = 0)")
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+def test_q4_shape_and_mean_gradient(q4_reparameterize):
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    mean, logvar = jnp.ones((2, 7, 7, 4)), jnp.zeros((2, 7, 7, 4))
+    z = q4_reparameterize(mean, logvar, jax.random.key(0))
+    assert z.shape == (2, 7, 7, 4), f"z must have the shape of mean, got {z.shape}"
+    g = jax.grad(lambda m: jnp.sum(q4_reparameterize(m, logvar, jax.random.key(0))))(mean)
+    np.testing.assert_allclose(np.asarray(g), 1.0, rtol=1e-6, err_msg="dz/dmean must be 1 everywhere")
+
+# %%
+# HIDDEN
+def test_q4_matches_genlab_and_logvar_gradient(q4_reparameterize):
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    from genlab.models.vae import reparameterize
+
+    k_m, k_v, k = jax.random.split(jax.random.key(6), 3)
+    mean, logvar = jax.random.normal(k_m, (3, 5)), jax.random.normal(k_v, (3, 5))
+    z = q4_reparameterize(mean, logvar, k)
+    np.testing.assert_allclose(np.asarray(z), np.asarray(reparameterize(mean, logvar, k)), rtol=1e-5, atol=1e-6)
+    g = jax.grad(lambda lv: jnp.sum(q4_reparameterize(mean, lv, k)))(logvar)
+    np.testing.assert_allclose(np.asarray(g), 0.5 * np.asarray(z - mean), rtol=1e-4, atol=1e-6,
+                               err_msg="dz/dlogvar must be exp(logvar / 2) * eps / 2 = (z - mean) / 2")
+
+# %%
+# HIDDEN
+def test_q4_moments(q4_reparameterize):
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    z = np.asarray(q4_reparameterize(jnp.full((20000,), 3.0), jnp.full((20000,), np.log(0.25)), jax.random.key(7)))
+    assert abs(z.mean() - 3.0) < 0.02 and abs(z.std() - 0.5) < 0.02, (z.mean(), z.std())
+    z2 = np.asarray(q4_reparameterize(jnp.zeros((2, 20000)), jnp.zeros((2, 20000)), jax.random.key(8)))
+    assert abs(np.corrcoef(z2)[0, 1]) < 0.05, "different entries need independent noise"
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: q5
+# points: 2
+
+# %% [markdown]
+# **Q5. The KL term (2 points).** (a) Write `q5_gaussian_kl(mean, logvar)`: the closed form of
+# $\mathrm{KL}\big(\mathcal N(\mu, \sigma^2) \,\|\, \mathcal N(0, 1)\big)$ per element (same shape as `mean`),
+#
+# $$\mathrm{KL} = \tfrac12\big(\mu^2 + \sigma^2 - 1 - \log\sigma^2\big).$$
+#
+# (b) Check it by sampling. Write `q5_kl_monte_carlo(mean, logvar, key, n)`: draw `n` samples
+# $z_j \sim \mathcal N(\mu, \sigma^2)$ of every element with your `q4_reparameterize` (on mean and logvar
+# broadcast to `[n, *mean.shape]`) and return the mean over $j$ of $\log q(z_j) - \log p(z_j)$ with
+# $q = \mathcal N(\mu, \sigma^2)$, $p = \mathcal N(0, 1)$: shape `mean.shape`. (The $\log 2\pi$ terms cancel.)
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %%
+def q5_gaussian_kl(mean, logvar):
+    """mean, logvar: [...] -> KL per element [...]."""
+    return 0.5 * (jnp.square(mean) + jnp.exp(logvar) - 1.0 - logvar)  # SOLUTION
+
+
+def q5_kl_monte_carlo(mean, logvar, key, n):
+    """mean, logvar: [...] -> Monte-Carlo estimate of the KL per element [...], from n samples."""
+    # BEGIN SOLUTION
+    mean, logvar = jnp.asarray(mean, jnp.float32), jnp.asarray(logvar, jnp.float32)
+    shape = (n,) + mean.shape
+    z = q4_reparameterize(jnp.broadcast_to(mean, shape), jnp.broadcast_to(logvar, shape), key)  # [n, ...]
+    log_q = -0.5 * (jnp.square(z - mean) / jnp.exp(logvar) + logvar)
+    log_p = -0.5 * jnp.square(z)
+    return jnp.mean(log_q - log_p, axis=0)
+    # END SOLUTION
+
+# %% [raw]
+# # END SOLUTION
+
+# %%
+q5_means, q5_logvars = jnp.array([0.0, 1.0, 0.0, -2.0]), jnp.array([0.0, 0.0, np.log(4.0), -2.0])
+print("closed form:", q5_gaussian_kl(q5_means, q5_logvars))
+print("Monte Carlo:", q5_kl_monte_carlo(q5_means, q5_logvars, jax.random.key(SEED), 20000))
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+def test_q5_zero_at_the_prior(q5_gaussian_kl, q5_kl_monte_carlo):
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    kl = q5_gaussian_kl(jnp.zeros((2, 3)), jnp.zeros((2, 3)))
+    assert kl.shape == (2, 3), f"the KL is per element: expected (2, 3), got {kl.shape}"
+    np.testing.assert_allclose(np.asarray(kl), 0.0, atol=1e-7)
+    mc = q5_kl_monte_carlo(jnp.zeros(3), jnp.zeros(3), jax.random.key(0), 100)
+    assert mc.shape == (3,), f"q5_kl_monte_carlo returns mean.shape, got {mc.shape}"
+    np.testing.assert_allclose(np.asarray(mc), 0.0, atol=1e-5)  # q = p: log q - log p = 0 for every sample
+
+# %%
+# HIDDEN
+def test_q5_known_values(q5_gaussian_kl):
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    from genlab.objectives.vae import gaussian_kl
+
+    m, lv = np.array([1.0, 0.0, -2.0]), np.array([0.0, np.log(4.0), -2.0])
+    want = 0.5 * (m**2 + np.exp(lv) - 1 - lv)  # 0.5, 0.807, 2.568
+    np.testing.assert_allclose(np.asarray(q5_gaussian_kl(jnp.asarray(m), jnp.asarray(lv)), dtype=float), want,
+                               rtol=1e-5)
+    k1, k2 = jax.random.split(jax.random.key(9))
+    m2, lv2 = 2 * jax.random.normal(k1, (4, 5)), 2 * jax.random.normal(k2, (4, 5))
+    np.testing.assert_allclose(np.asarray(q5_gaussian_kl(m2, lv2)), np.asarray(gaussian_kl(m2, lv2)), rtol=1e-5)
+
+# %%
+# HIDDEN
+def test_q5_monte_carlo_agrees(q5_kl_monte_carlo):
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    m, lv = jnp.array([1.0, 0.0, -0.5]), jnp.array([0.0, float(np.log(4.0)), -1.0])
+    want = 0.5 * (np.asarray(m) ** 2 + np.exp(np.asarray(lv)) - 1 - np.asarray(lv))
+    got = np.asarray(q5_kl_monte_carlo(m, lv, jax.random.key(10), 40000), dtype=float)
+    assert got.shape == (3,)
+    np.testing.assert_allclose(got, want, atol=0.06)
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: q6
+# points: 2
+
+# %% [markdown]
+# **Q6. The VAE loss, and training (2 points).** (a) Write `q6_vae_loss(model, batch, key)` for
+# `batch["image"]: [B, 28, 28, 1]`: encode to `(mean, logvar)`, sample `z` with your
+# `q4_reparameterize(mean, logvar, key)`, decode it, and return
+# `(loss, {"mse": mse, "kl_per_dim": kl})` with `mse` the mean squared reconstruction error over all
+# pixels, `kl` the mean of your `q5_gaussian_kl` over all latent elements, and
+# `loss = mse + KL_WEIGHT * kl`.
+#
+# (b) Train `q6_vae = VAE(RUN["vae"], rngs=nnx.Rngs(params=k_q6_init))` with Adam (warmup, then
+# cosine decay; `q6_optimizer`, set up below) for `RUN["vae_steps"]` steps: `fit((q6_vae, q6_optimizer), q6_step, q6_batches,
+# steps=..., key=k_q6_train)` with `q6_step = make_train_step(q6_vae_loss)`. Keep the history in `q6_history`.
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %%
+def q6_vae_loss(model, batch, key):
+    """batch["image"]: [B, H, W, C] -> (loss, {"mse", "kl_per_dim"})."""
+    # BEGIN SOLUTION
+    x = batch["image"]
+    mean, logvar = model.encode(x)
+    recon = model.decode(q4_reparameterize(mean, logvar, key))
+    mse = jnp.mean(jnp.square(recon - x))
+    kl = jnp.mean(q5_gaussian_kl(mean, logvar))
+    return mse + KL_WEIGHT * kl, {"mse": mse, "kl_per_dim": kl}
+    # END SOLUTION
+
+
+q6_vae = VAE(RUN["vae"], rngs=nnx.Rngs(params=k_q6_init))
+q6_lr = optax.warmup_cosine_decay_schedule(0.0, 3e-3, min(50, RUN["vae_steps"] // 5), RUN["vae_steps"])
+q6_optimizer = nnx.Optimizer(q6_vae, optax.chain(optax.clip_by_global_norm(1.0), optax.adam(q6_lr)), wrt=nnx.Param)
+q6_batches = image_batches(train.images, batch_size=RUN["vae_batch"], seed=SEED)
+print(f"VAE: {RUN['vae_steps']} steps of batch {RUN['vae_batch']}, about {RUN['minutes']} min")
+start = time.perf_counter()
+q6_step = make_train_step(q6_vae_loss)  # SOLUTION
+# BEGIN SOLUTION
+q6_history = fit((q6_vae, q6_optimizer), q6_step, q6_batches, steps=RUN["vae_steps"], key=k_q6_train,
+                 log_every=50, desc="Q6 VAE")
+# END SOLUTION
+print(f"trained in {time.perf_counter() - start:.0f} s")
+
+# %% [raw]
+# # END SOLUTION
+
+# %%
+q6_recon = reconstruct(q6_vae, test.images[:500])  # posterior means, decoded, clipped to [-1, 1]
+q6_recon_psnr = float(np.mean(10 * np.log10(4.0 / np.mean((q6_recon - test.images[:500]) ** 2, axis=(1, 2, 3)))))
+print(f"final train mse {np.mean(q6_history.metrics['mse'][-10:]):.4f}, "
+      f"KL per latent dim {np.mean(q6_history.metrics['kl_per_dim'][-10:]):.3f} nats; "
+      f"test reconstruction PSNR {q6_recon_psnr:.1f} dB")
+reconstructions(test.images[:8], q6_recon[:8], q6_recon_psnr)
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+def test_q6_loss_parts(q6_vae_loss):
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+    from flax import nnx
+
+    from genlab.models.vae import VAE, VAEConfig
+
+    vae = VAE(VAEConfig.tiny(), rngs=nnx.Rngs(0))
+    loss, metrics = nnx.jit(q6_vae_loss)(vae, {"image": jnp.zeros((2, 28, 28, 1))}, jax.random.key(0))
+    assert np.shape(loss) == (), "the loss is a scalar"
+    assert {"mse", "kl_per_dim"} <= set(metrics), "return the metrics mse and kl_per_dim"
+    assert float(metrics["mse"]) >= 0 and float(metrics["kl_per_dim"]) >= 0
+
+# %%
+# HIDDEN
+def test_q6_loss_matches_genlab(q6_vae_loss, KL_WEIGHT):
+    import jax
+    import numpy as np
+    from flax import nnx
+
+    from genlab.models.vae import VAE, VAEConfig
+    from genlab.objectives.vae import vae_loss
+
+    vae = VAE(VAEConfig.tiny(), rngs=nnx.Rngs(3))
+    batch = {"image": np.random.default_rng(11).uniform(-1, 1, (4, 28, 28, 1)).astype(np.float32)}
+    key = jax.random.key(12)
+
+    @nnx.jit
+    def both(vae, batch, key):
+        return q6_vae_loss(vae, batch, key), vae_loss(vae, batch, key, kl_weight=KL_WEIGHT)
+
+    (loss, metrics), (want, want_metrics) = both(vae, batch, key)
+    np.testing.assert_allclose(float(loss), float(want), rtol=1e-4)
+    for k in ("mse", "kl_per_dim"):
+        np.testing.assert_allclose(float(metrics[k]), float(want_metrics[k]), rtol=1e-4, err_msg=k)
+
+# %%
+# HIDDEN
+def test_q6_trained(q6_vae, q6_history, RUN, PRESET):
+    import numpy as np
+
+    from genlab.data.images import load_images
+    from genlab.experiments.vae import reconstruct
+    from genlab.metrics.psnr import psnr
+
+    assert q6_history.steps[-1] == RUN["vae_steps"], "train for RUN['vae_steps'] steps"
+    mse = np.asarray(q6_history.metrics["mse"], dtype=float)
+    assert mse[-5:].mean() < 0.7 * mse[:5].mean(), "the reconstruction error should fall"
+    x = load_images("fashion_mnist", "test", source="embedded", limit=200).images
+    got = float(np.mean(psnr(reconstruct(q6_vae, x), x)))
+    need = {"tiny": 9.0, "cpu": 20.0, "gpu": 24.0}[PRESET]
+    assert got >= need, f"test reconstruction PSNR {got:.1f} dB at {PRESET}, expected >= {need}"
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: q7
+# points: 2
+
+# %% [markdown]
+# **Q7. The latent space (2 points).** (a) Latent diffusion wants latents of about unit variance
+# (Stable Diffusion multiplies its latents by 0.18215 for that). Encode `q7_images` (test images) into
+# posterior samples `q7_z = encode_dataset(q6_vae, q7_images, k_q7)` (`[N, 7, 7, 4]`, given below),
+# and compute the **latent scale factor** `q7_scale = 1 / std(q7_z)` (one float over all elements) and
+# the scaled latents `q7_scaled = q7_scale * q7_z`.
+#
+# (b) Write `q7_interpolate(z0, z1, n)`: `[h, w, c]`, `[h, w, c]` -> `[n, h, w, c]`, the points
+# $(1 - \alpha) z_0 + \alpha z_1$ for $\alpha$ = `n` equally spaced values from 0 to 1 (both ends
+# included). Then decode the path between the latent means of `q7_images[q7_a]` and `q7_images[q7_b]`
+# (a T-shirt and a sneaker; `q7_means_ab` below) with 8 points: `q7_path = decode_latents(q6_vae,
+# q7_interpolate(...))`, `[8, 28, 28, 1]`.
+
+# %%
+q7_images = test.images[: RUN["latent_images"]]
+q7_z = encode_dataset(q6_vae, q7_images, k_q7)  # [N, 7, 7, 4] posterior samples (unscaled)
+q7_a = int(np.flatnonzero(test.labels[: len(q7_images)] == 0)[0])  # the first T-shirt/top
+q7_b = int(np.flatnonzero(test.labels[: len(q7_images)] == 7)[0])  # the first sneaker
+q7_means_ab = encode_dataset(q6_vae, q7_images[[q7_a, q7_b]], None)  # [2, 7, 7, 4] posterior means
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %%
+q7_scale = float(1.0 / np.std(q7_z))  # SOLUTION
+q7_scaled = q7_scale * q7_z  # SOLUTION
+
+
+def q7_interpolate(z0, z1, n):
+    """z0, z1: [h, w, c] -> [n, h, w, c], linear from z0 to z1."""
+    # BEGIN SOLUTION
+    alpha = jnp.linspace(0.0, 1.0, n)[:, None, None, None]
+    return (1.0 - alpha) * jnp.asarray(z0)[None] + alpha * jnp.asarray(z1)[None]
+    # END SOLUTION
+
+
+q7_path = decode_latents(q6_vae, np.asarray(q7_interpolate(q7_means_ab[0], q7_means_ab[1], 8)))  # SOLUTION
+
+# %% [raw]
+# # END SOLUTION
+
+# %%
+print(f"latent scale {q7_scale:.4f}; scaled latents: mean {np.mean(q7_scaled):+.3f}, std {np.std(q7_scaled):.3f}")
+interpolations(np.asarray(q7_path)[None])
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+def test_q7_types(q7_scale, q7_interpolate, q7_path):
+    import jax.numpy as jnp
+    import numpy as np
+
+    assert float(q7_scale) > 0, "the scale factor is a positive number"
+    path = q7_interpolate(jnp.zeros((7, 7, 4)), jnp.ones((7, 7, 4)), 5)
+    assert path.shape == (5, 7, 7, 4), f"expected (5, 7, 7, 4), got {path.shape}"
+    assert np.shape(q7_path) == (8, 28, 28, 1), f"q7_path must be [8, 28, 28, 1], got {np.shape(q7_path)}"
+
+# %%
+# HIDDEN
+def test_q7_scale(q7_scale, q7_scaled, q7_z):
+    import numpy as np
+
+    z = np.asarray(q7_z, dtype=np.float64)
+    np.testing.assert_allclose(float(q7_scale), 1.0 / z.std(), rtol=1e-3)
+    np.testing.assert_allclose(np.asarray(q7_scaled, dtype=float), float(q7_scale) * z, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(np.std(np.asarray(q7_scaled, dtype=float)), 1.0, rtol=1e-3)
+
+# %%
+# HIDDEN
+def test_q7_interpolation_and_path(q7_interpolate, q7_path, q6_vae, q7_means_ab):
+    import jax
+    import numpy as np
+
+    from genlab.experiments.vae import decode_latents
+
+    k0, k1 = jax.random.split(jax.random.key(13))
+    z0, z1 = np.asarray(jax.random.normal(k0, (7, 7, 4))), np.asarray(jax.random.normal(k1, (7, 7, 4)))
+    p = np.asarray(q7_interpolate(z0, z1, 5), dtype=float)
+    np.testing.assert_allclose(p[0], z0, atol=1e-5)
+    np.testing.assert_allclose(p[-1], z1, atol=1e-5)
+    np.testing.assert_allclose(p[2], (z0 + z1) / 2, atol=1e-5)
+    np.testing.assert_allclose(p[1], 0.75 * z0 + 0.25 * z1, atol=1e-5)
+    path = np.asarray(q7_path, dtype=float)
+    ends = decode_latents(q6_vae, np.asarray(q7_means_ab))
+    np.testing.assert_allclose(path[[0, -1]], ends, atol=1e-4, err_msg="q7_path starts at image a, ends at image b")
+    a, b = np.asarray(q7_means_ab[0]), np.asarray(q7_means_ab[1])
+    mid = decode_latents(q6_vae, (4 / 7 * a + 3 / 7 * b)[None])
+    np.testing.assert_allclose(path[3], mid[0], atol=1e-4, err_msg="q7_path[3] decodes alpha = 3/7")
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
+
+# %% [markdown]
+# ### What the latent image holds
+#
+# Each image becomes a 7x7x4 latent image: four 7x7 channels. Below, four test images and the four
+# channels of their scaled latent means.
+
+# %%
+latent_channels(test.images[:4], q7_scale * encode_dataset(q6_vae, test.images[:4], None))
+
+# %% [markdown]
+# *Reflect (ungraded).* Do the middle images of the interpolation look like clothes, or like two
+# images faded into each other? A VAE with a larger KL weight makes the latent space smoother and the
+# reconstructions blurrier: why? Latent diffusion (lab 03) trains its U-Net on `q7_scaled`-like latents:
+# why does it matter that they have about unit variance when the noise it adds has variance 1?
+
+# %% [markdown]
+# Does the latent keep what the image *is*? If the shipped reference classifier is installed, it
+# classifies the originals and the reconstructions (ungraded).
+
+# %%
+try:
+    from genlab.metrics.reference import reference_classifier
+
+    ref = reference_classifier()
+    labels = test.labels[:500]
+    acc_orig = float(np.mean(ref.predict(test.images[:500]) == labels))
+    acc_recon = float(np.mean(ref.predict(q6_recon) == labels))
+    print(f"reference classifier accuracy: originals {acc_orig:.1%}, reconstructions {acc_recon:.1%}")
+except FileNotFoundError as err:
+    print(f"(no reference classifier here: {str(err).splitlines()[0]})")
