@@ -133,3 +133,17 @@ def test_finding_is_frozen():
     f = Finding("oscillation", 1, {}, "x", "y")
     with pytest.raises(Exception):
         f.step = 2
+
+
+def test_oscillation_reads_where_the_samples_sit():
+    # Blurry samples (nothing covered) whose mass hops from mode to mode: oscillation.
+    def blurry(step, at):
+        return dict(ring_eval(step, set(), 0.0), modes_visited=1, visited=[i == at for i in range(8)])
+
+    hopping = [blurry(s, (s // 100) % 8) for s in range(100, STEPS + 1, 100)]
+    assert "oscillation" in kinds(diagnose(make_history(evals=hopping)))
+    # Early learning: the covered set changes, but the samples sit near every mode throughout: no oscillation.
+    learning = [dict(ring_eval(s, {(s // 100) % 8, (s // 100 + 3) % 8}, 0.05), modes_visited=8, visited=[True] * 8)
+                for s in range(100, 600, 100)]
+    learning += [dict(ring_eval(s, set(range(8))), modes_visited=8, visited=[True] * 8) for s in range(600, STEPS + 1, 100)]
+    assert diagnose(make_history(evals=learning)) == []

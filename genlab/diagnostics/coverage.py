@@ -27,7 +27,7 @@ def sample(G, key: jax.Array, n: int) -> jax.Array:
 
 def coverage_eval(G, dataset: str, key: jax.Array, n: int = 2500) -> dict:
     """VEEGAN statistics of n samples of G: modes_covered, n_modes, high_quality_fraction, covered [K] bool,
-    and modes_visited: modes that are the nearest mode of at least a quarter of their fair share 1/K of the
+    and modes_visited / visited [K] bool: modes that are the nearest mode of at least a quarter of their fair share 1/K of the
     samples, whatever the samples' quality (a blurry generator that sits on one mode visits one mode).
 
     A generator that has diverged (non-finite samples) scores 0 modes and 0 high quality.
@@ -39,13 +39,14 @@ def coverage_eval(G, dataset: str, key: jax.Array, n: int = 2500) -> dict:
     if not np.all(np.isfinite(x)):
         k = len(data.centers)
         return {"modes_covered": 0, "n_modes": k, "high_quality_fraction": 0.0, "modes_visited": 0,
-                "covered": [False] * k}
+                "covered": [False] * k, "visited": [False] * k}
     s = mode_stats(x, data.centers, data.sigma)
     share = np.bincount(s.nearest, minlength=s.num_modes) / n  # [K] fraction of samples nearest each mode
     return {"modes_covered": s.modes_covered, "n_modes": s.num_modes,
             "high_quality_fraction": s.high_quality_fraction,
             "modes_visited": int(np.sum(share >= VISITED_SHARE / s.num_modes)),
-            "covered": [bool(c) for c in s.covered]}
+            "covered": [bool(c) for c in s.covered],
+            "visited": [bool(v) for v in share >= VISITED_SHARE / s.num_modes]}
 
 
 def coverage_callback(dataset: str, key: jax.Array, n: int = 2500):

@@ -11,7 +11,8 @@ Four findings, read from a :class:`genlab.train.History` (or its dict/JSON form,
 Train metrics used (names from ``gan_train_step``): d_real, d_fake, grad_norm_g, d_loss.
 Evaluations used (``history.evals``): 2D runs ``modes_covered``, ``n_modes``, ``high_quality_fraction``,
 ``covered`` (bool per mode); image runs ``classes_covered``, ``n_classes``, ``class_entropy`` (nats) and
-optionally ``covered`` (bool per class).
+optionally ``covered`` (bool per class). Oscillation reads the 2D ``visited`` mask (modes holding a fair share of
+the samples) when present, else ``covered``.
 """
 
 from __future__ import annotations
@@ -179,10 +180,12 @@ def _overpowering(h: dict, t: Thresholds) -> Finding | None:
 
 
 def _oscillation(h: dict, t: Thresholds) -> Finding | None:
-    rows = [e for e in h["evals"] if "covered" in e]
+    # Where the samples sit ("visited", 2D) hops even when they are too blurry to cover a mode; else "covered".
+    mask_key = "visited" if any("visited" in e for e in h["evals"]) else "covered"
+    rows = [e for e in h["evals"] if mask_key in e]
     if len(rows) < 2:
         return None
-    masks = [np.asarray(e["covered"], bool) for e in rows]
+    masks = [np.asarray(e[mask_key], bool) for e in rows]
     hops = [i for i in range(1, len(masks))
             if (masks[i - 1] & ~masks[i]).any() and (masks[i] & ~masks[i - 1]).any() and not masks[i].all()]
     if len(hops) < t.min_hops or len(hops) < t.hop_fraction * (len(masks) - 1):

@@ -211,6 +211,21 @@ def gan_train_step(G, D, opt_g: nnx.Optimizer, opt_d: nnx.Optimizer, batch: Any,
     }
 
 
+def ema_update(G_ema, G, decay: float) -> None:
+    """In place: θ_ema <- decay·θ_ema + (1 − decay)·θ for every nnx.Param (Karras et al. 2018, G weight averaging)."""
+    params_ema, params = nnx.state(G_ema, nnx.Param), nnx.state(G, nnx.Param)
+    nnx.update(G_ema, jax.tree.map(lambda a, b: decay * a + (1.0 - decay) * b, params_ema, params))
+
+
+@functools.partial(nnx.jit, static_argnames=("settings", "decay"))
+def gan_ema_train_step(G_ema, G, D, opt_g: nnx.Optimizer, opt_d: nnx.Optimizer, batch: Any, key: jax.Array,
+                       settings: GANSettings, decay: float) -> dict[str, jax.Array]:
+    """:func:`gan_train_step`, then an EMA of G's weights into ``G_ema`` (listed first: evaluations use it)."""
+    metrics = gan_train_step(G, D, opt_g, opt_d, batch, key, settings=settings)
+    ema_update(G_ema, G, decay)
+    return metrics
+
+
 def make_gan_step(settings: GANSettings):
     """``step(G, D, opt_g, opt_d, batch, key) -> metrics`` for :func:`genlab.train.fit`."""
     return functools.partial(gan_train_step, settings=settings)
