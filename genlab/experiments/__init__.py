@@ -19,6 +19,7 @@ from typing import Any
 MODULES: tuple[str, ...] = (
     "genlab.experiments.classifier",
     "genlab.experiments.gan",
+    "genlab.experiments.gan_fmnist",
     "genlab.experiments.unet_skip",
     "genlab.experiments.vae",
 )
