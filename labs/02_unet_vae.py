@@ -134,24 +134,21 @@ print(f"preset {PRESET}: train {train.images.shape}, test {test.images.shape}; "
 # # BEGIN SOLUTION
 
 # %%
-# BEGIN SOLUTION
-q1_shapes = {
-    "skip0": (8, 28, 28, 16),
-    "skip1": (8, 14, 14, 32),
-    "skip2": (8, 7, 7, 64),
-    "bottleneck": (8, 7, 7, 64),
-    "concat2": (8, 7, 7, 128),
-    "concat1": (8, 14, 14, 64),
-    "concat0": (8, 28, 28, 32),
-    "output": (8, 28, 28, 1),
-}
-q1_latent_shapes = {
-    "skip0": (8, 8, 8, 32),
-    "skip2": (8, 2, 2, 128),
-    "bottleneck": (8, 2, 2, 128),
-    "output": (8, 7, 7, 4),
-}
-# END SOLUTION
+q1_shapes = {}  # pixels [8, 28, 28, 1], channels=(16, 32, 64)
+q1_shapes["skip0"] = (8, 28, 28, 16)  # SOLUTION
+q1_shapes["skip1"] = (8, 14, 14, 32)  # SOLUTION
+q1_shapes["skip2"] = (8, 7, 7, 64)  # SOLUTION
+q1_shapes["bottleneck"] = (8, 7, 7, 64)  # SOLUTION
+q1_shapes["concat2"] = (8, 7, 7, 128)  # SOLUTION
+q1_shapes["concat1"] = (8, 14, 14, 64)  # SOLUTION
+q1_shapes["concat0"] = (8, 28, 28, 32)  # SOLUTION
+q1_shapes["output"] = (8, 28, 28, 1)  # SOLUTION
+
+q1_latent_shapes = {}  # latents [8, 7, 7, 4], in_channels=4, channels=(32, 64, 128)
+q1_latent_shapes["skip0"] = (8, 8, 8, 32)  # SOLUTION
+q1_latent_shapes["skip2"] = (8, 2, 2, 128)  # SOLUTION
+q1_latent_shapes["bottleneck"] = (8, 2, 2, 128)  # SOLUTION
+q1_latent_shapes["output"] = (8, 7, 7, 4)  # SOLUTION
 
 # %% [raw]
 # # END SOLUTION
@@ -182,7 +179,8 @@ for name, answer, config, shape in (
     ("latents", q1_latent_shapes, UNetConfig(in_channels=4, channels=(32, 64, 128)), (8, 7, 7, 4)),
 ):
     real = unet_shapes(config, shape)
-    wrong = [k for k in real if k in answer and tuple(answer[k]) != tuple(real[k])]
+    wrong = [k for k in real if k in answer and not (isinstance(answer[k], (tuple, list))
+                                                     and tuple(answer[k]) == tuple(real[k]))]
     print(f"{name}: {'all checked shapes right' if not wrong else 'wrong: ' + ', '.join(wrong)}")
 
 # %% [raw]
@@ -461,8 +459,10 @@ def q3_psnr(x, y):
 
 
 start = time.perf_counter()
-q3_skip_model, q3_skip_history = train_denoiser(q3_config, train.images, skip=True, seed=SEED)  # SOLUTION
-q3_noskip_model, q3_noskip_history = train_denoiser(q3_config, train.images, skip=False, seed=SEED)  # SOLUTION
+# BEGIN SOLUTION
+q3_skip_model, q3_skip_history = train_denoiser(q3_config, train.images, skip=True, seed=SEED, progress=True)
+q3_noskip_model, q3_noskip_history = train_denoiser(q3_config, train.images, skip=False, seed=SEED, progress=True)
+# END SOLUTION
 print(f"trained both in {time.perf_counter() - start:.0f} s")
 # BEGIN SOLUTION
 q3_table = {}
@@ -770,9 +770,10 @@ def test_q5_monte_carlo_agrees(q5_kl_monte_carlo):
 # pixels, `kl` the mean of your `q5_gaussian_kl` over all latent elements, and
 # `loss = mse + KL_WEIGHT * kl`.
 #
-# (b) Train `q6_vae = VAE(RUN["vae"], rngs=nnx.Rngs(params=k_q6_init))` with Adam (warmup, then
-# cosine decay; `q6_optimizer`, set up below) for `RUN["vae_steps"]` steps: `fit((q6_vae, q6_optimizer), q6_step, q6_batches,
-# steps=..., key=k_q6_train)` with `q6_step = make_train_step(q6_vae_loss)`. Keep the history in `q6_history`.
+# (b) Train the VAE `q6_vae` (built below, with its optimiser `q6_optimizer`: Adam with warmup and
+# cosine decay, and its batches `q6_batches`) for `RUN["vae_steps"]` steps: make the train step
+# `q6_step = make_train_step(q6_vae_loss)` and run `fit((q6_vae, q6_optimizer), q6_step, q6_batches,
+# steps=..., key=k_q6_train)`. Keep the returned history in `q6_history`.
 
 # %% [raw]
 # # BEGIN SOLUTION
@@ -869,7 +870,7 @@ def test_q6_trained(q6_vae, q6_history, RUN, PRESET):
     assert mse[-5:].mean() < 0.7 * mse[:5].mean(), "the reconstruction error should fall"
     x = load_images("fashion_mnist", "test", source="embedded", limit=200).images
     got = float(np.mean(psnr(reconstruct(q6_vae, x), x)))
-    need = {"tiny": 9.0, "cpu": 20.0, "gpu": 24.0}[PRESET]
+    need = {"tiny": 11.0, "cpu": 20.0, "gpu": 24.0}[PRESET]  # an untrained VAE: about 8 dB
     assert got >= need, f"test reconstruction PSNR {got:.1f} dB at {PRESET}, expected >= {need}"
 
 # %% [raw]
