@@ -1,0 +1,66 @@
+"""2D GAN training end to end at the tiny preset: finite metrics, coverage evaluations, experiment keys, figures."""
+
+import dataclasses
+
+import matplotlib
+
+matplotlib.use("Agg")
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+
+from genlab.data.toy2d import RING8
+from genlab.experiments import EXPERIMENTS, load
+from genlab.experiments.gan import fixed_config, vanilla_config
+from genlab.experiments.gan2d_setup import train_gan2d
+from genlab.figures import gan2d as figs
+from genlab.figures.dirac import dirac_portrait
+
+METRICS = {"d_loss", "g_loss", "d_real", "d_fake", "grad_norm_d", "grad_norm_g", "penalty"}
+
+
+@pytest.fixture(scope="module")
+def tiny_run():
+    return train_gan2d(fixed_config("ring8", "tiny"), seed=0, snapshots=50)
+
+
+def test_tiny_run_has_finite_metrics_and_evaluations(tiny_run):
+    h = tiny_run.history
+    cfg = tiny_run.config
+    assert set(h.metrics) == METRICS and h.steps[-1] == cfg.steps
+    assert all(np.all(np.isfinite(v)) for v in h.metrics.values())
+    assert [e["step"] for e in h.evals] == list(range(cfg.eval_every, cfg.steps + 1, cfg.eval_every))
+    last = h.evals[-1]
+    assert last["n_modes"] == 8 and len(last["covered"]) == 8 and 0 <= last["modes_covered"] <= 8
+    assert sum(last["covered"]) == last["modes_covered"]
+    assert sorted(tiny_run.snapshots) == [0] + [e["step"] for e in h.evals]
+
+
+def test_same_seed_same_numbers():
+    cfg = dataclasses.replace(vanilla_config("ring8", "tiny"), steps=10, eval_every=10)
+    a, b = train_gan2d(cfg, seed=3), train_gan2d(cfg, seed=3)
+    assert a.history.metrics == b.history.metrics and a.final == b.final
+
+
+def test_figures_return_figures(tiny_run, tmp_path):
+    h = tiny_run.history
+    assert isinstance(figs.samples_over_training(tiny_run.snapshots, RING8.centers, history=h), Figure)
+    assert isinstance(figs.coverage_over_time({"a": h, "b": h}), Figure)
+    assert isinstance(figs.d_outputs_and_grad_norms(h), Figure)
+    assert isinstance(dirac_portrait(steps=20), Figure)
+    gif = figs.training_animation(tiny_run.snapshots, RING8.centers, tmp_path / "run.gif", history=h)
+    assert gif.read_bytes()[:6] in (b"GIF89a", b"GIF87a")
+    with pytest.raises(ValueError, match="snapshots"):
+        figs.samples_over_training({}, RING8.centers)
+
+
+def test_experiments_at_tiny_preset_return_the_metric_keys():
+    load()
+    assert {"gan-ring8", "gan-grid25", "gan-divergence"} <= set(EXPERIMENTS)
+    assert EXPERIMENTS["gan-ring8"].variants == ("vanilla", "fixed") and EXPERIMENTS["gan-ring8"].default_seeds == 5
+    out = EXPERIMENTS["gan-grid25"].run(preset="tiny", seeds=[0], variant="fixed")
+    for key in ("modes_covered_mean", "modes_covered_std", "high_quality_mean", "high_quality_std", "per_seed",
+                "seconds_per_seed"):
+        assert key in out
+    assert out["n_modes"] == 25 and out["per_seed"][0]["seed"] == 0
+    assert {"modes_covered", "high_quality_fraction", "seconds", "findings"} <= set(out["per_seed"][0])
