@@ -324,7 +324,8 @@ def q2_cut_bottleneck(model):
 x_two = jnp.asarray(test.images[:2])  # two different test images
 for skip in (True, False):
     y = nnx.jit(lambda model, x: model(x))(q2_cut_bottleneck(Q2MiniUNet(skip=skip, rngs=nnx.Rngs(0))), x_two)
-    print(f"skip={skip}: output {y.shape}, |out(image 0) - out(image 1)| max = {float(jnp.max(jnp.abs(y[0] - y[1]))):.4f}")
+    diff = float(jnp.max(jnp.abs(y[0] - y[1])))
+    print(f"skip={skip}: output {y.shape}, |out(image 0) - out(image 1)| max = {diff:.4f}")
 
 # %% [raw]
 # # BEGIN TESTS
@@ -870,7 +871,7 @@ def test_q6_trained(q6_vae, q6_history, RUN, PRESET):
     assert mse[-5:].mean() < 0.7 * mse[:5].mean(), "the reconstruction error should fall"
     x = load_images("fashion_mnist", "test", source="embedded", limit=200).images
     got = float(np.mean(psnr(reconstruct(q6_vae, x), x)))
-    need = {"tiny": 11.0, "cpu": 20.0, "gpu": 24.0}[PRESET]  # an untrained VAE: about 8 dB
+    need = {"tiny": 11.0, "cpu": 20.0, "gpu": 22.0}[PRESET]  # an untrained VAE: about 8 dB
     assert got >= need, f"test reconstruction PSNR {got:.1f} dB at {PRESET}, expected >= {need}"
 
 # %% [raw]
