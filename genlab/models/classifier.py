@@ -41,7 +41,8 @@ class ClassifierConfig:
 
     @classmethod
     def cpu(cls) -> ClassifierConfig:
-        """~4 CPU-minutes (about 2-2.5 min wall on 2 idle cores); ~0.92 test accuracy on the full data."""
+        """About 4.5 CPU-minutes. Measured (seed 0): test accuracy 0.918 trained on the full 60k images,
+        0.885 on the embedded 10k subset (38 epochs without augmentation: it overfits)."""
         return cls()
 
     @classmethod
