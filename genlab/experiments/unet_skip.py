@@ -54,7 +54,8 @@ class UNetSkipConfig:
 
     @classmethod
     def tiny(cls) -> UNetSkipConfig:
-        return cls(unet=dataclasses.replace(UNetConfig.tiny(), mid_attention=False), steps=20, batch_size=8, warmup_steps=5, eval_images=16, train_images=256)
+        return cls(unet=dataclasses.replace(UNetConfig.tiny(), mid_attention=False), steps=20, batch_size=8,
+                   warmup_steps=5, eval_images=16, train_images=256)
 
     @classmethod
     def cpu(cls) -> UNetSkipConfig:

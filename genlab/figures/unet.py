@@ -64,6 +64,7 @@ def psnr_vs_noise(psnr_table: dict[str, dict[str, float]]) -> Figure:
             ax.annotate(f"{gap:+.1f} dB", (s, psnr_table[k]["skip"]), textcoords="offset points", xytext=(0, 6),
                         ha="center", fontsize=7)
     ax.set_xscale("log")
+    ax.margins(x=0.1, y=0.12)
     ax.set_xticks(sigmas, [f"{s:g}" for s in sigmas])
     ax.minorticks_off()
     ax.set_xlabel("noise level σ (images in [-1, 1])")

@@ -14,7 +14,7 @@ def reconstructions(originals: np.ndarray, recon: np.ndarray, psnr_db: float | N
     n = len(originals)
     fig = Figure(figsize=(n * 0.5 + 0.9, 1.5), layout="constrained")
     axes = fig.subplots(2, 1)
-    for ax, x, label in zip(axes, (originals, recon), ("original", "reconstruction")):
+    for ax, x, label in zip(axes, (originals, recon), ("original", "recon.")):
         ax.imshow(tile(np.clip(x, -1, 1), cols=n), cmap="gray", vmin=0, vmax=1)
         ax.set_xticks([])
         ax.set_yticks([])
@@ -27,15 +27,14 @@ def reconstructions(originals: np.ndarray, recon: np.ndarray, psnr_db: float | N
 def interpolations(paths: np.ndarray) -> Figure:
     """``paths: [R, S, H, W, 1]``: each row decodes S latents on the line from one image's latent to another's."""
     r, s = paths.shape[:2]
-    fig = image_grid(paths.reshape(r * s, *paths.shape[2:]), cols=s,
-                     title="decoded straight lines between two latents (ends: the two images' latents)")
-    return fig
+    return image_grid(paths.reshape(r * s, *paths.shape[2:]), cols=s,
+                      title="latent interpolation:\neach row decodes a straight line\nbetween two images' latents")
 
 
 def prior_samples(samples: np.ndarray, cols: int = 8) -> Figure:
     """Decoded ``z ~ N(0, I)``: ``samples: [n, H, W, 1]``."""
-    return image_grid(samples, cols=cols, title="decoded samples of the prior N(0, I): the VAE alone is a poor "
-                                                "generator; latent diffusion learns the latents' distribution")
+    return image_grid(samples, cols=cols, title="decoded samples of the prior N(0, I):\nthe VAE alone is a poor "
+                                                "generator;\nlatent diffusion learns where the latents lie")
 
 
 def latent_channels(images: np.ndarray, z: np.ndarray) -> Figure:

@@ -71,7 +71,7 @@ class SpatialTransformer(nnx.Module):
         h = h + self.self_attn(self.norm_self(h))
         if cond is not None:
             if self.cross_attn is None:
-                raise ValueError("a condition was passed, but this U-Net has no cross-attention: build it with cond_dim")
+                raise ValueError("a condition was passed, but this block has no cross-attention: set cond_dim")
             h = h + self.cross_attn(self.norm_cross(h), cond, cond_mask)
         h = h + self.mlp_out(nnx.gelu(self.mlp_in(self.norm_mlp(h))))
         return h.reshape(b, hgt, wid, c)
