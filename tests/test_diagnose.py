@@ -145,5 +145,6 @@ def test_oscillation_reads_where_the_samples_sit():
     # Early learning: the covered set changes, but the samples sit near every mode throughout: no oscillation.
     learning = [dict(ring_eval(s, {(s // 100) % 8, (s // 100 + 3) % 8}, 0.05), modes_visited=8, visited=[True] * 8)
                 for s in range(100, 600, 100)]
-    learning += [dict(ring_eval(s, set(range(8))), modes_visited=8, visited=[True] * 8) for s in range(600, STEPS + 1, 100)]
+    learning += [dict(ring_eval(s, set(range(8))), modes_visited=8, visited=[True] * 8)
+                 for s in range(600, STEPS + 1, 100)]
     assert diagnose(make_history(evals=learning)) == []

@@ -64,3 +64,13 @@ def test_experiments_at_tiny_preset_return_the_metric_keys():
         assert key in out
     assert out["n_modes"] == 25 and out["per_seed"][0]["seed"] == 0
     assert {"modes_covered", "high_quality_fraction", "seconds", "findings"} <= set(out["per_seed"][0])
+
+
+@pytest.mark.slow
+def test_divergence_experiment_reports_three_arms():
+    load()
+    out = EXPERIMENTS["gan-divergence"].run(preset="tiny", seeds=[0], variant=None)
+    assert set(out) == {"minimax", "non_saturating", "fixed"}
+    for arm in out.values():
+        assert {"modes_covered_mean", "high_quality_mean", "final_d_fake_mean", "final_grad_norm_g_mean",
+                "modes_visited_mean", "per_seed"} <= set(arm)

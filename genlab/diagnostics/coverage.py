@@ -27,8 +27,8 @@ def sample(G, key: jax.Array, n: int) -> jax.Array:
 
 def coverage_eval(G, dataset: str, key: jax.Array, n: int = 2500) -> dict:
     """VEEGAN statistics of n samples of G: modes_covered, n_modes, high_quality_fraction, covered [K] bool,
-    and modes_visited / visited [K] bool: modes that are the nearest mode of at least a quarter of their fair share 1/K of the
-    samples, whatever the samples' quality (a blurry generator that sits on one mode visits one mode).
+    and modes_visited / visited [K] bool: modes that are the nearest mode of at least a quarter of their fair
+    share 1/K of the samples, whatever their quality (a blurry generator that sits on one mode visits one mode).
 
     A generator that has diverged (non-finite samples) scores 0 modes and 0 high quality.
     """
