@@ -280,6 +280,9 @@ def test_q2_only_high_quality_samples_cover(q2_mode_coverage):
     np.testing.assert_allclose(float(hq), 0.25)
     modes, hq = q2_mode_coverage(x, centers, 0.02)  # now 1.04 is within 3 sigma = 0.06
     assert (int(modes), float(hq)) == (2, 0.75), (modes, hq)
+    # two close modes: the sample lies within 3 sigma of both but is nearest to the second only
+    modes, hq = q2_mode_coverage(np.array([[0.028, 0.0]]), np.array([[0.0, 0.0], [0.05, 0.0]]), 0.01)
+    assert int(modes) == 1, "a sample covers only its *nearest* mode, even if another is within 3 sigma"
 
 # %% [raw]
 # # END TESTS
