@@ -28,7 +28,7 @@
 # | Generator | generator G(z) | §1, Q1 (its loss), Q3 |
 # | Diskriminator | discriminator D(x) (returns a logit) | §1, Q1 (its loss), Q4 (packing) |
 # | Mode Collapse | mode collapse: G covers few of the 8 modes | Q2 (the metric), Q3 (reproduce), Q4 (fix), Q5 |
-# | Divergenz | divergence: the game does not converge; D overpowers G; NaN | Q1 (saturating loss), Q5, Q6 (DiracGAN, R1) |
+# | Divergenz | divergence: the game does not settle; D overpowers G; NaN | Q1 (saturating loss), Q5, Q6 (R1) |
 #
 # **Plan.** Q1 losses · Q2 the mode-coverage metric · Q3 train a vanilla GAN and watch it collapse ·
 # Q4 implement PacGAN packing and watch coverage come back · Q5 diagnose pre-recorded failing runs ·
@@ -194,7 +194,8 @@ def test_q1_non_saturating_gradient(q1_generator_loss):
 for logit in (-8.0, -2.0, 0.0, 2.0):
     sat = jax.grad(lambda l: jnp.log1p(-jax.nn.sigmoid(l)))(logit)  # d/dl log(1 - D)
     ns = jax.grad(lambda l: -jax.nn.log_sigmoid(l))(logit)  # d/dl -log D
-    print(f"D(G(z)) = {float(jax.nn.sigmoid(logit)):.4f}: saturating {float(sat):+.4f}, non-saturating {float(ns):+.4f}")
+    d = float(jax.nn.sigmoid(logit))
+    print(f"D(G(z)) = {d:.4f}: saturating {float(sat):+.4f}, non-saturating {float(ns):+.4f}")
 
 # %% [raw]
 # # BEGIN QUESTION
