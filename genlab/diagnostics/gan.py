@@ -127,9 +127,12 @@ def _mode_collapse(h: dict, t: Thresholds) -> Finding | None:
             evidence[key] = float(last[key])
     return Finding(
         "mode_collapse", steps[begin], evidence,
-        f"The generator produces only {int(last[f'{unit}_covered'])} of {int(n)} {unit} "
-        f"(it once reached {peak * n:.0f}): it found a few outputs that fool the discriminator and maps "
-        "almost every z to them, so the rest of the data distribution is missing.",
+        f"The generator produces only {int(last[f'{unit}_covered'])} of {int(n)} {unit}"
+        + (f" (it once reached {peak * n:.0f})" if peak * n > int(last[f"{unit}_covered"]) else "")
+        + (f", and its samples sit near only {int(last['modes_visited'])} of them"
+           if unit == "modes" and "modes_visited" in last else "")
+        + ": it found a few outputs that fool the discriminator and maps almost every z to them, so the rest "
+        "of the data distribution is missing.",
         "let the discriminator see several samples at once (PacGAN packing or minibatch standard deviation), "
         "regularise it (R1 / gradient penalty), or use a WGAN-GP / hinge loss; unrolled steps also help.")
 
