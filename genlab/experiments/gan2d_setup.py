@@ -137,9 +137,10 @@ def train_gan2d(cfg: Gan2DConfig, seed: int, *, snapshots: int = 0, live_diagnos
         callbacks.append(diagnose_callback())
     start, error = time.perf_counter(), None
     try:
-        history = fit(objects, cached_gan_step(objects, cfg.settings(), cfg.ema), None, steps=cfg.steps, key=k_train,
-                      callbacks=callbacks, callback_every=cfg.eval_every, log_every=max(cfg.eval_every, 100),
-                      progress=progress, desc=f"gan {cfg.dataset} seed {seed}", run_dir=run_dir)
+        step = cached_gan_step(objects, cfg.settings(), cfg.ema)
+        history = fit(objects, step, None, steps=cfg.steps, key=k_train, callbacks=callbacks,
+                      callback_every=cfg.eval_every, log_every=max(cfg.eval_every, 100), progress=progress,
+                      desc=f"gan {cfg.dataset} seed {seed}", run_dir=run_dir)
     except NonFiniteError as err:
         history, error = err.history, err
     seconds = time.perf_counter() - start

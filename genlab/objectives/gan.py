@@ -212,7 +212,7 @@ def gan_train_step(G, D, opt_g: nnx.Optimizer, opt_d: nnx.Optimizer, batch: Any,
 
 
 def ema_update(G_ema, G, decay: float) -> None:
-    """In place: θ_ema <- decay·θ_ema + (1 − decay)·θ for every nnx.Param (Karras et al. 2018, weight averaging)."""
+    """In place: θ_ema <- decay·θ_ema + (1 − decay)·θ for every nnx.Param (Karras et al. 2018)."""
     params_ema, params = nnx.state(G_ema, nnx.Param), nnx.state(G, nnx.Param)
     nnx.update(G_ema, jax.tree.map(lambda a, b: decay * a + (1.0 - decay) * b, params_ema, params))
 
