@@ -41,7 +41,6 @@
 # %%
 import os
 import time
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -49,7 +48,6 @@ import numpy as np
 import optax
 from flax import nnx
 
-import genlab
 from genlab.data.toy2d import RING8
 from genlab.diagnostics.coverage import SampleRecorder, coverage_callback
 from genlab.figures.dirac import dirac_portrait
@@ -557,8 +555,9 @@ coverage_over_time({"vanilla GAN": q3_history, "PacGAN4": q4_history})
 
 # %%
 from genlab.diagnostics.records import load_history, load_info
+from genlab.shipped import shipped
 
-GAN_RUNS_DIR = Path(genlab.__file__).resolve().parents[1] / "data" / "gan_runs"  # in the genlab checkout
+GAN_RUNS_DIR = shipped("gan_runs")  # data/gan_runs in the checkout, packaged in an installed genlab
 q5_paths = sorted(GAN_RUNS_DIR.glob("*.json"))
 q5_runs = {p.stem: load_history(p) for p in q5_paths}
 for p in q5_paths:
@@ -654,13 +653,11 @@ def test_q5_synthetic_runs(q5_classify):
 # %%
 # HIDDEN
 def test_q5_recorded_runs(q5_classify, q5_labels):
-    from pathlib import Path
-
     import numpy as np
 
-    import genlab
     from genlab.diagnostics.gan import diagnose
     from genlab.diagnostics.records import load_history
+    from genlab.shipped import shipped
 
     def rules(h):  # the three rules of Q5
         m = {k: np.asarray(v, dtype=float) for k, v in h.metrics.items()}
@@ -671,7 +668,7 @@ def test_q5_recorded_runs(q5_classify, q5_labels):
             return "divergence"
         return "mode collapse" if h.evals[-1]["modes_covered"] <= h.evals[-1]["n_modes"] / 2 else "healthy"
 
-    runs = sorted((Path(genlab.__file__).resolve().parents[1] / "data" / "gan_runs").glob("*.json"))
+    runs = sorted(shipped("gan_runs").glob("*.json"))
     assert runs, "no recorded runs in data/gan_runs"
     for path in runs:
         h = load_history(path)

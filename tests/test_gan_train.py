@@ -74,3 +74,20 @@ def test_divergence_experiment_reports_three_arms():
     for arm in out.values():
         assert {"modes_covered_mean", "high_quality_mean", "final_d_fake_mean", "final_grad_norm_g_mean",
                 "modes_visited_mean", "per_seed"} <= set(arm)
+
+
+@pytest.mark.parametrize("preset", ["tiny", "cpu", "gpu"])
+def test_divergence_arms_share_the_too_strong_discriminator(preset):
+    """The fix must beat the strong D, not remove it: every arm gives D the same steps, learning rate and size,
+    the same budget and G's point-mass start; only minimax uses the saturating loss."""
+    from genlab.experiments.gan import DIVERGENCE_ARMS, divergence_config
+
+    cfgs = {arm: divergence_config(arm, preset) for arm in DIVERGENCE_ARMS}
+    for arm, cfg in cfgs.items():
+        assert (cfg.n_critic, cfg.lr_d, cfg.d_depth, cfg.d_width, cfg.steps, cfg.g_out_init) == (
+            5, 3e-3, 2, cfgs["minimax"].d_width, cfgs["minimax"].steps, 0.01), arm
+        assert cfg.lr_d >= 3 * cfg.lr_g, f"{arm}: D's learning rate must stay ahead of G's"
+        assert (cfg.loss == "minimax") == (arm == "minimax"), arm
+    assert cfgs["fixed"].r1_gamma > 0 and cfgs["fixed"].pack == 2
+    with pytest.raises(ValueError, match="unknown divergence arm"):
+        divergence_config("wgan", preset)

@@ -50,3 +50,21 @@ def test_unknown_name():
     assert toy2d("ring8") is RING8
     with pytest.raises(ValueError, match="ring8"):
         toy2d("swissroll")
+
+
+def test_first_import_inside_a_jit_trace_leaks_no_tracer():
+    """Labs import lazily; a module-level jnp constant made inside a trace would break every later call."""
+    import subprocess
+    import sys
+
+    code = ("import jax\n"
+            "@jax.jit\n"
+            "def f(key):\n"
+            "    from genlab.data.toy2d import GRID25, RING8\n"
+            "    return RING8.sample(key, 4) + GRID25.sample(key, 4)\n"
+            "f(jax.random.key(0))\n"
+            "from genlab.data.toy2d import RING8\n"
+            "print(RING8.sample(jax.random.key(1), 3).shape)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "(3, 2)"

@@ -24,11 +24,12 @@ from types import ModuleType
 import numpy as np
 
 from genlab.data.idx import idx_shape, read_idx
+from genlab.shipped import shipped
 
 ENV_VAR = "GENLAB_DATA"
 SPLITS: tuple[str, ...] = ("train", "test")
 SOURCES: tuple[str, ...] = ("local", "embedded", "tfds")  # the default search order
-EMBEDDED_PATH = Path(__file__).resolve().parents[2] / "data" / "fashion_mnist_subset.npz"
+EMBEDDED_PATH = shipped("fashion_mnist_subset.npz")
 EMBEDDED_NAME = "fashion_mnist"
 CIFAR_PER_BATCH = 10_000  # images in each CIFAR-10 python batch file
 

@@ -50,9 +50,11 @@ def grid_centers(side: int = 5, spacing: float = 2.0) -> np.ndarray:
 
 
 def _mixture_sampler(centers: np.ndarray, sigma: float) -> Callable[[jax.Array, int], jax.Array]:
-    means = jnp.asarray(centers, jnp.float32)
+    means_np = np.asarray(centers, np.float32)  # NumPy here: a jnp array made while this module is first imported
+    # inside a jit trace would be that trace's tracer, leaked into every later call
 
     def sample(key: jax.Array, n: int) -> jax.Array:
+        means = jnp.asarray(means_np)
         k_mode, k_noise = jax.random.split(key)
         idx = jax.random.randint(k_mode, (n,), 0, means.shape[0])
         return means[idx] + sigma * jax.random.normal(k_noise, (n, 2), jnp.float32)

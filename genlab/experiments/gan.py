@@ -5,8 +5,8 @@
 - fixed: PacGAN packing (m = 2, Lin et al. 2018) + R1 (γ = 0.01, Mescheder et al. 2018) with a deeper G,
   a two-layer leaky-ReLU D, Adam β2 = 0.99 and a final cosine decay of the learning rates (sharp modes).
 - divergence: the saturating (minimax) loss against a discriminator far ahead of G (see ``divergence_config``):
-  D(G(z)) -> 0 and the generator's gradient vanishes. The same setting with the non-saturating loss, or the
-  fix, keeps learning.
+  D(G(z)) -> 0 and the generator's gradient vanishes. The non-saturating loss keeps the gradient alive (but
+  collapses onto one mode); the fix (non-saturating + R1 + PacGAN2, a fair G learning rate) covers every mode.
 Metrics follow VEEGAN (shared/REFERENCES.md): 2,500 samples, high quality within 3σ, a mode covered if it has a
 high-quality sample; mean and std over seeds.
 """
@@ -63,9 +63,16 @@ def divergence_config(arm: str, preset: str) -> Gan2DConfig:
     """A discriminator far ahead of the generator, three ways to play against it.
 
     Setting (Goodfellow 2014 §3, "early in learning D can reject samples with high confidence"): G starts as an
-    almost-point mass at the origin (its output layer initialised x0.01), 1 away from every ring8 mode; D takes
-    5 Adam steps per G step at 30x G's learning rate. Arms: ``minimax`` (saturating G loss: its gradient
-    −D(G(z)) vanishes), ``non_saturating`` (−log D(G(z))), ``fixed`` (non-saturating + R1 + PacGAN2).
+    almost-point mass at the origin (its output layer initialised x0.01), 1 away from every ring8 mode; D (two
+    hidden layers) takes 5 Adam steps at lr 3e-3 per G step. Arms:
+
+    - ``minimax``: saturating G loss log(1 - D(G(z))) at G lr 1e-4 (D moves 150x as much): its gradient
+      ~ -D(G(z)) vanishes, G stays at the origin.
+    - ``non_saturating``: only the loss changed to -log D(G(z)): the gradient stays alive and G reaches the data,
+      but onto one mode.
+    - ``fixed``: what ``diagnose`` suggests: non-saturating + R1 (γ = 0.1) + PacGAN2, and G's learning rate raised
+      to 1e-3 with the fixed variant's optimiser (β2 = 0.99, cosine decay over the second half). D keeps its
+      5 steps at lr 3e-3. It reaches every mode, sharply.
     """
     if arm not in DIVERGENCE_ARMS:
         raise ValueError(f"unknown divergence arm {arm!r}: choose one of {', '.join(DIVERGENCE_ARMS)}")
@@ -74,11 +81,12 @@ def divergence_config(arm: str, preset: str) -> Gan2DConfig:
     base = Gan2DConfig("ring8", loss=loss, n_critic=5, d_width=128, d_depth=2, lr_g=1e-4, lr_d=3e-3,
                        beta1=0.5, batch_size=256, g_out_init=0.01)
     if arm == "fixed":
-        base = dataclasses.replace(base, r1_gamma=0.01, pack=2)
+        base = dataclasses.replace(base, r1_gamma=0.1, pack=2, lr_g=1e-3, beta2=0.99, decay_from=0.5,
+                                   final_lr=0.02)
     if preset == "tiny":
         return dataclasses.replace(base, steps=40, batch_size=64, latent_dim=8, g_width=32, d_width=32,
                                    eval_every=20, n_eval=500)
-    return dataclasses.replace(base, steps={"cpu": 1000, "gpu": 5000}[preset], eval_every=100)
+    return dataclasses.replace(base, steps={"cpu": 8000, "gpu": 16_000}[preset], eval_every=500)
 
 
 def config(dataset: str, variant: str, preset: str) -> Gan2DConfig:
@@ -173,7 +181,8 @@ def make_demo(preset: str, out_dir: Path) -> list[Path]:
 
 # ------------------------------------------------------------------------------- pre-recorded failing runs
 def record_failing_runs(out_dir: str | Path = "data/gan_runs", preset: str = "cpu", seed: int = 0) -> list[Path]:
-    """Train the vanilla (collapse) and divergence (saturating loss) runs and save their histories as JSON.
+    """Train the vanilla (collapse) and divergence (saturating loss, first 1,000 steps) runs and save their
+    histories as JSON.
 
     These are the pre-recorded runs that labs diagnose (``genlab.diagnostics.records.load_history``).
     Run: ``python -c "from genlab.experiments.gan import record_failing_runs; record_failing_runs()"``.
@@ -183,7 +192,7 @@ def record_failing_runs(out_dir: str | Path = "data/gan_runs", preset: str = "cp
     out_dir = Path(out_dir)
     runs = {
         "collapse": (vanilla_config("ring8", preset), "vanilla GAN (Metz 2017 setup) on ring8: mode collapse"),
-        "divergence": (divergence_config("minimax", preset),
+        "divergence": (dataclasses.replace(divergence_config("minimax", preset), steps=1000, eval_every=100),
                        "saturating loss vs a too-strong discriminator on ring8: D wins, G's gradient vanishes"),
     }
     paths = []

@@ -25,10 +25,10 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-import genlab
 from genlab.models.classifier import ClassifierConfig, ClassifierNet
+from genlab.shipped import shipped
 
-DATA_DIR = Path(genlab.__file__).resolve().parents[1] / "data" / "classifier"
+DATA_DIR = shipped("classifier")
 WEIGHTS, INFO = "reference.npz", "reference.json"
 REGENERATE = "python -m genlab.metrics.reference --train"
 CHUNK = 500  # images per forward pass
