@@ -88,8 +88,8 @@ class GanFmnistConfig:
 
     @classmethod
     def cpu(cls) -> GanFmnistConfig:
-        """Measured on 2 CPU cores: conditional ≈ 5.5 min per seed nearly idle; fixed 11-20 min per seed and
-        vanilla 13 min with the machine 3-5x oversubscribed (R1's double backward costs ≈ 1.6x a plain step)."""
+        """Measured on 2 quiet CPU cores (2026-11-25): fixed 4.1 min per seed, vanilla 2.7 min (R1's double
+        backward costs ≈ 1.6x a plain step); conditional ≈ 5.5 min nearly idle."""
         return cls()
 
     @classmethod
