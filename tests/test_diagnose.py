@@ -53,6 +53,15 @@ def test_mode_collapse_is_found_with_its_start_step():
     assert f.kind == "mode_collapse" and f.step == 800
     assert f.evidence["modes_covered"] == 2 and f.evidence["n_modes"] == 8 and f.evidence["peak_modes_covered"] == 8
     assert f.explanation and f.remedy and "2 of 8 modes" in str(f)
+    assert "fool the discriminator" in f.explanation
+
+
+def test_a_generator_that_never_reached_the_data_is_not_told_it_fools_d():
+    evals = [dict(ring_eval(s, set(), 0.0), modes_visited=1) for s in range(100, STEPS + 1, 100)]
+    (f,) = diagnose(make_history(evals=evals))
+    assert f.kind == "mode_collapse" and "0 of 8 modes" in f.explanation
+    assert "never" in f.explanation or "not learned" in f.explanation
+    assert "fool" not in f.explanation and f.remedy.startswith("first make the generator learn")
 
 
 def test_blurry_generator_on_one_mode_is_collapse_too():

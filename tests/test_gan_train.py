@@ -52,6 +52,12 @@ def test_figures_return_figures(tiny_run, tmp_path):
     assert gif.read_bytes()[:6] in (b"GIF89a", b"GIF87a")
     with pytest.raises(ValueError, match="snapshots"):
         figs.samples_over_training({}, RING8.centers)
+    last = tiny_run.snapshots[max(tiny_run.snapshots)]
+    fig = figs.arms_comparison({"one": (h, last), "two": (h, last)}, RING8.centers)
+    assert isinstance(fig, Figure) and len(fig.axes) == 5  # a scatter per arm, then gradient, modes, quality
+    assert fig.axes[0].get_title().startswith("one\n") and "modes" in fig.axes[0].get_title()
+    with pytest.raises(ValueError, match="arms is empty"):
+        figs.arms_comparison({}, RING8.centers)
 
 
 def test_experiments_at_tiny_preset_return_the_metric_keys():
@@ -91,3 +97,16 @@ def test_divergence_arms_share_the_too_strong_discriminator(preset):
     assert cfgs["fixed"].r1_gamma > 0 and cfgs["fixed"].pack == 2
     with pytest.raises(ValueError, match="unknown divergence arm"):
         divergence_config("wgan", preset)
+
+
+@pytest.mark.slow
+def test_gan2d_demo_writes_every_figure(tmp_path):
+    from genlab.experiments.gan import make_demo
+
+    files = make_demo("tiny", tmp_path)
+    names = {p.name for p in files}
+    assert {"ring8_vanilla_samples.png", "ring8_fixed_samples.png", "ring8_coverage.png", "ring8_divergence_d.png",
+            "ring8_divergence_arms.png", "diracgan_portrait.png", "ring8_vanilla.gif", "ring8_fixed.gif"} <= names
+    for p in files:
+        head = p.read_bytes()[:8]
+        assert head.startswith(b"\x89PNG") or head.startswith(b"GIF8"), p.name

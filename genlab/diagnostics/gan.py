@@ -125,16 +125,22 @@ def _mode_collapse(h: dict, t: Thresholds) -> Finding | None:
     for key in ("high_quality_fraction", "modes_visited", "class_entropy"):
         if key in last:
             evidence[key] = float(last[key])
-    return Finding(
-        "mode_collapse", steps[begin], evidence,
-        f"The generator produces only {int(last[f'{unit}_covered'])} of {int(n)} {unit}"
-        + (f" (it once reached {peak * n:.0f})" if peak * n > int(last[f"{unit}_covered"]) else "")
+    covered = int(last[f"{unit}_covered"])
+    explanation = (
+        f"The generator produces only {covered} of {int(n)} {unit}"
+        + (f" (it once reached {peak * n:.0f})" if peak * n > covered else "")
         + (f", and its samples sit near only {int(last['modes_visited'])} of them"
-           if unit == "modes" and "modes_visited" in last else "")
-        + ": it found a few outputs that fool the discriminator and maps almost every z to them, so the rest "
-        "of the data distribution is missing.",
-        "let the discriminator see several samples at once (PacGAN packing or minibatch standard deviation), "
-        "regularise it (R1 / gradient penalty), or use a WGAN-GP / hinge loss; unrolled steps also help.")
+           if unit == "modes" and "modes_visited" in last else ""))
+    remedy = ("let the discriminator see several samples at once (PacGAN packing or minibatch standard deviation), "
+              "regularise it (R1 / gradient penalty), or use a WGAN-GP / hinge loss; unrolled steps also help.")
+    if covered == 0 and peak == 0:  # nothing ever landed on the data: not collapse onto modes, no learning at all
+        explanation += (": none of its samples has ever reached the data, so it has not learned the distribution "
+                        "at all (often because its gradient vanished: see discriminator_overpowering).")
+        remedy = "first make the generator learn: " + remedy.replace("let the", "then let the", 1)
+    else:
+        explanation += (": it found a few outputs that fool the discriminator and maps almost every z to them, so "
+                        "the rest of the data distribution is missing.")
+    return Finding("mode_collapse", steps[begin], evidence, explanation, remedy)
 
 
 def _windowed(values: list[float], windows: int) -> tuple[np.ndarray, int]:

@@ -57,6 +57,8 @@ def fixed_config(dataset: str, preset: str) -> Gan2DConfig:
 
 
 DIVERGENCE_ARMS = ("minimax", "non_saturating", "fixed")
+ARM_LABELS = {"minimax": "saturating loss", "non_saturating": "non-saturating loss",
+              "fixed": "the fix: NS + R1 + PacGAN2, G lr x10"}
 
 
 def divergence_config(arm: str, preset: str) -> Gan2DConfig:
@@ -131,7 +133,7 @@ def run_divergence(preset: str, seeds: list[int], variant: str | None = None) ->
 
 
 # ------------------------------------------------------------------------------------------------ demo
-DEMO_STEPS = {"tiny": (60, 60, 40), "cpu": (2500, 5000, 500), "gpu": (5000, 15_000, 1000)}  # vanilla, fixed, div.
+DEMO_STEPS = {"tiny": (60, 60, 40), "cpu": (2500, 5000, 4000), "gpu": (5000, 15_000, 8000)}  # vanilla, fixed, div.
 
 
 @register_demo("gan2d", order=20)
@@ -139,8 +141,8 @@ def make_demo(preset: str, out_dir: Path) -> list[Path]:
     """Collapse vs fix on ring8 (samples, GIFs, coverage), D outputs/gradient norms, and the DiracGAN portrait."""
     from genlab.data.toy2d import toy2d
     from genlab.figures.dirac import dirac_portrait
-    from genlab.figures.gan2d import (coverage_over_time, d_outputs_and_grad_norms, samples_over_training,
-                                      training_animation)
+    from genlab.figures.gan2d import (arms_comparison, coverage_over_time, d_outputs_and_grad_norms,
+                                      samples_over_training, training_animation)
 
     preset = resolve_preset(preset)
     out_dir = Path(out_dir)
@@ -149,9 +151,11 @@ def make_demo(preset: str, out_dir: Path) -> list[Path]:
     centers = toy2d("ring8").centers
     van_cfg = dataclasses.replace(vanilla_config("ring8", preset), steps=n_van, eval_every=max(n_van // 15, 1))
     fix_cfg = dataclasses.replace(fixed_config("ring8", preset), steps=n_fix, eval_every=max(n_fix // 15, 1))
-    div_cfg = dataclasses.replace(divergence_config("minimax", preset), steps=n_div, eval_every=max(n_div // 10, 1))
     vanilla, fixed = train_gan2d(van_cfg, 0, snapshots=500), train_gan2d(fix_cfg, 0, snapshots=500)
-    divergent = train_gan2d(div_cfg, 0)
+    arms = {arm: train_gan2d(dataclasses.replace(divergence_config(arm, preset), steps=n_div,
+                                                 eval_every=max(n_div // 16, 1)), 0, snapshots=500)
+            for arm in DIVERGENCE_ARMS}
+    divergent = arms["minimax"]
 
     def save(fig, name: str) -> Path:
         path = out_dir / name
@@ -167,13 +171,16 @@ def make_demo(preset: str, out_dir: Path) -> list[Path]:
         save(d_outputs_and_grad_norms(vanilla.history, "vanilla GAN (non-saturating loss)"), "ring8_vanilla_d.png"),
         save(d_outputs_and_grad_norms(divergent.history, "saturating loss vs a too-strong D: G's gradient vanishes"),
              "ring8_divergence_d.png"),
+        save(arms_comparison({ARM_LABELS[a]: (r.history, r.snapshots[max(r.snapshots)]) for a, r in arms.items()},
+                             centers, title="a too-strong D (5 steps at lr 3e-3 per G step): three ways to play"),
+             "ring8_divergence_arms.png"),
         save(dirac_portrait(), "diracgan_portrait.png"),
         training_animation(vanilla.snapshots, centers, out_dir / "ring8_vanilla.gif", history=vanilla.history,
                            title="vanilla GAN"),
         training_animation(fixed.snapshots, centers, out_dir / "ring8_fixed.gif", history=fixed.history,
                            title="PacGAN2 + R1"),
     ]
-    for name, run in (("vanilla", vanilla), ("fixed", fixed), ("divergence", divergent)):
+    for name, run in (("vanilla", vanilla), ("fixed", fixed), *((f"divergence {a}", r) for a, r in arms.items())):
         for finding in run.findings:
             print(f"[gan2d demo] {name}: {finding}")
     return files

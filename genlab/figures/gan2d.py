@@ -103,6 +103,38 @@ def d_outputs_and_grad_norms(history: History, title: str = "") -> Figure:
     return fig
 
 
+def arms_comparison(arms: dict[str, tuple[History, np.ndarray]], centers: np.ndarray, title: str = "") -> Figure:
+    """Several runs of one setting side by side. ``arms``: label -> (history, final samples [n, 2]).
+
+    Top row: each arm's final samples with the mode centres. Bottom row, one line per arm: the generator's
+    gradient norm (log scale, smoothed), modes covered and % high quality over training.
+    """
+    if not arms:
+        raise ValueError("arms is empty: pass label -> (history, final samples)")
+    fig = Figure(figsize=(3.2 * max(3, len(arms)), 6.4), layout="constrained")
+    top, bottom = fig.subfigures(2, 1)
+    for ax, (label, (history, samples)) in zip(top.subplots(1, len(arms), squeeze=False)[0], arms.items()):
+        last = history.evals[-1] if history.evals else {}
+        coverage = _coverage_at(history, last.get("step", -1)).removeprefix(": ")
+        _scatter(ax, np.asarray(samples), centers, f"{label}\n{coverage}" if coverage else label)
+    ax_g, ax_m, ax_q = bottom.subplots(1, 3)
+    for label, (history, _) in arms.items():
+        steps = np.asarray(history.steps)
+        idx, g = _smooth(np.asarray(history.metrics["grad_norm_g"], float))
+        ax_g.semilogy(steps[idx - 1], np.maximum(g, 1e-30), label=label)
+        eval_steps, modes = history.series("modes_covered")
+        _, hq = history.series("high_quality_fraction")
+        ax_m.plot(eval_steps, modes, marker=".", label=label)
+        ax_q.plot(eval_steps, 100 * hq, marker=".", label=label)
+    ax_g.set(xlabel="step", ylabel="‖∇G‖", title="the generator's gradient")
+    ax_m.set(xlabel="step", ylabel="modes covered", title="modes covered (VEEGAN)", ylim=(-0.3, len(centers) + 0.5))
+    ax_q.set(xlabel="step", ylabel="% high quality (within 3σ)", title="sample quality", ylim=(0, 100))
+    ax_g.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
 def training_animation(snapshots: dict[int, np.ndarray], centers: np.ndarray, path: str | Path, *,
                        history: History | None = None, title: str = "", fps: int = 4) -> Path:
     """Write a GIF of G's samples at every recorded step (PillowWriter). Returns the path."""
