@@ -67,3 +67,18 @@ def test_shape_errors():
         frechet_distance(np.zeros((10, 3)), np.zeros((10, 4)))
     with pytest.raises(ValueError, match="NaN"):
         frechet_distance(np.full((10, 3), np.nan), np.zeros((10, 3)))
+
+
+def test_a_dead_feature_gives_a_finite_fd_without_warnings():
+    """A constant feature (a dead ReLU) makes Σ1Σ2 singular: FD stays finite, equals the FD without that
+    feature, and prints no scipy warning into eval output."""
+    import warnings
+
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(500, 8)), rng.normal(0.3, 1.0, size=(500, 8))
+    a[:, 0] = b[:, 0] = 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fd = frechet_distance(a, b)
+    assert np.isfinite(fd)
+    assert fd == pytest.approx(frechet_distance(a[:, 1:], b[:, 1:]), rel=1e-4, abs=1e-6)

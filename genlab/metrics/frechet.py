@@ -13,6 +13,8 @@ size n in d dimensions). Always report :func:`real_floor` (real versus real at t
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 EPS = 1e-6  # pytorch-fid's offset added to both covariances when sqrtm is not finite
@@ -33,7 +35,9 @@ def _sqrtm(m: np.ndarray) -> np.ndarray:
         from scipy import linalg
     except ImportError:  # scipy is a jax dependency, so this is only a safety net
         return _sqrtm_eig(m)
-    return linalg.sqrtm(m)
+    with warnings.catch_warnings():  # singular Σ1Σ2 (e.g. a dead feature) is normal; the caller checks the result
+        warnings.simplefilter("ignore", linalg.LinAlgWarning)
+        return linalg.sqrtm(m)
 
 
 def _sqrtm_eig(m: np.ndarray) -> np.ndarray:
