@@ -826,3 +826,21 @@ dirac_portrait()
 # (Jacobian eigenvalues $\pm 0.5i$): simultaneous gradient steps move along the tangent of a circle and
 # so always a little *outwards*. Where does R1 put the eigenvalues ($-\gamma/2 \pm i\sqrt{1-\gamma^2}/2$),
 # and why does that make the spiral shrink? How does this relate to the oscillating modes of Q3?
+
+# %% [markdown]
+# ## Going further (ungraded, outside the notebook)
+#
+# The same stories with more seeds, measured the way the course's tables are:
+#
+# ```bash
+# genlab eval gan-ring8 --variant vanilla --seeds 5 --json   # collapse: at most 2 of 8 modes per seed, flagged
+# genlab eval gan-ring8 --variant fixed --seeds 5 --json     # PacGAN2 + R1: 8/8 modes, ~98 % high quality
+# genlab eval gan-divergence --seeds 3 --json                # a too-strong D: saturating loss vs non-saturating
+#                                                            # vs the fix (about 10 min on 2 cores)
+# genlab demo --only gan2d                                   # the lecture figures and GIFs of this lab
+# ```
+#
+# In `gan-divergence`, D takes 5 steps at 30x G's learning rate against a generator that starts as a point.
+# With the saturating loss G's gradient falls to about 1e-10 and it never leaves the origin; the
+# non-saturating loss keeps the gradient alive but lands on one mode; non-saturating + R1 + PacGAN2 (with a
+# fairer learning rate for G) covers all 8. Which of your Q5 rules would flag each of the three runs?
