@@ -11,7 +11,10 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+from genlab.figures.snapshots import eval_at, evenly_spaced_steps
 from genlab.train.engine import History
+
+SNAPSHOT_HINT = "train with train_gan2d(..., snapshots=500) to record samples"
 
 
 def _limits(centers: np.ndarray, margin: float = 0.5) -> tuple[float, float]:
@@ -32,21 +35,16 @@ def _scatter(ax, x: np.ndarray, centers: np.ndarray, title: str) -> None:
 
 
 def _coverage_at(history: History | None, step: int) -> str:
-    if history is None:
+    e = eval_at(history, step)
+    if "modes_covered" not in e:
         return ""
-    for e in history.evals:
-        if e["step"] == step and "modes_covered" in e:
-            return f": {e['modes_covered']}/{e['n_modes']} modes, {100 * e['high_quality_fraction']:.0f}% HQ"
-    return ""
+    return f": {e['modes_covered']}/{e['n_modes']} modes, {100 * e['high_quality_fraction']:.0f}% HQ"
 
 
 def samples_over_training(snapshots: dict[int, np.ndarray], centers: np.ndarray, *, history: History | None = None,
                           panels: int = 6, title: str = "") -> Figure:
     """``panels`` scatter plots of G's samples at evenly spaced recorded steps, mode centres as red crosses."""
-    if not snapshots:
-        raise ValueError("no snapshots: train with train_gan2d(..., snapshots=500) to record samples")
-    steps = sorted(snapshots)
-    picks = [steps[int(round(i))] for i in np.linspace(0, len(steps) - 1, min(panels, len(steps)))]
+    picks = evenly_spaced_steps(snapshots, panels, SNAPSHOT_HINT)
     fig = Figure(figsize=(2.3 * len(picks), 2.6), layout="constrained")
     axes = fig.subplots(1, len(picks), squeeze=False)[0]
     for ax, step in zip(axes, picks):
@@ -141,7 +139,7 @@ def training_animation(snapshots: dict[int, np.ndarray], centers: np.ndarray, pa
     from matplotlib.animation import FuncAnimation, PillowWriter
 
     if not snapshots:
-        raise ValueError("no snapshots: train with train_gan2d(..., snapshots=500) to record samples")
+        raise ValueError(f"no snapshots: {SNAPSHOT_HINT}")
     steps = sorted(snapshots)
     fig = Figure(figsize=(3.6, 3.8), layout="constrained")
     ax = fig.subplots()

@@ -13,6 +13,7 @@ import math
 import numpy as np
 from matplotlib.figure import Figure
 
+from genlab.figures.snapshots import eval_at, evenly_spaced_steps
 from genlab.train.engine import History
 
 
@@ -43,25 +44,16 @@ def image_grid(images: np.ndarray, cols: int = 8, title: str = "") -> Figure:
     return fig
 
 
-def _eval_at(history: History | None, step: int) -> dict:
-    if history is None:
-        return {}
-    return next((e for e in history.evals if e["step"] == step), {})
-
-
 def grids_over_training(snapshots: dict[int, np.ndarray], *, history: History | None = None, panels: int = 5,
                         cols: int = 6, per_panel: int = 36, title: str = "") -> Figure:
     """``panels`` sample grids at evenly spaced recorded steps (same z), titled with classes covered/entropy."""
-    if not snapshots:
-        raise ValueError("no snapshots: train with train_gan_fmnist(..., snapshots=True) to record samples")
-    steps = sorted(snapshots)
-    picks = [steps[int(round(i))] for i in np.linspace(0, len(steps) - 1, min(panels, len(steps)))]
+    picks = evenly_spaced_steps(snapshots, panels, "train with train_gan_fmnist(..., snapshots=True) to record samples")
     fig = Figure(figsize=(2.5 * len(picks), 2.9), layout="constrained")
     axes = fig.subplots(1, len(picks), squeeze=False)[0]
     for ax, step in zip(axes, picks):
         ax.imshow(tile(snapshots[step][:per_panel], cols), cmap="gray", vmin=0, vmax=1)
         ax.set_axis_off()
-        e = _eval_at(history, step)
+        e = eval_at(history, step)
         note = f"\n{e['classes_covered']}/{e['n_classes']} classes, H={e['class_entropy']:.2f}" if e else ""
         ax.set_title(f"step {step}{note}", fontsize=8)
     if title:
