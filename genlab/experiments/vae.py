@@ -26,8 +26,8 @@ from genlab.data.batches import image_batches
 from genlab.data.images import load_images
 from genlab.experiments import register, register_demo
 from genlab.metrics.psnr import psnr
-from genlab.models.vae import VAE, VAEConfig
-from genlab.objectives.vae import encode_dataset, gaussian_kl, set_latent_scale, vae_loss
+from genlab.models.vae import VAE, VAEConfig, reparameterize
+from genlab.objectives.vae import encode_dataset, gaussian_kl, posterior_dataset, set_latent_scale, vae_loss
 from genlab.presets import config_for
 from genlab.train import History, fit
 from genlab.train.steps import make_train_step
@@ -88,11 +88,6 @@ def decode_latents(vae: VAE, z: np.ndarray, chunk: int = 500) -> np.ndarray:
     return np.clip(np.concatenate(out), -1.0, 1.0)
 
 
-@nnx.jit
-def _posterior(vae, x):
-    return vae.encode(x)
-
-
 def reconstruct(vae: VAE, images: np.ndarray) -> np.ndarray:
     """``images: [N, 28, 28, 1]`` -> reconstructions from the posterior means, clipped to [-1, 1]."""
     return decode_latents(vae, encode_dataset(vae, images, None))
@@ -101,16 +96,14 @@ def reconstruct(vae: VAE, images: np.ndarray) -> np.ndarray:
 def evaluate_vae(vae: VAE, images: np.ndarray, labels: np.ndarray | None, key: jax.Array) -> dict[str, Any]:
     """Reconstruction PSNR, KL per latent dimension, latent statistics and (if the reference classifier is
     shipped and ``labels`` given) its accuracy on originals and reconstructions."""
-    recon = reconstruct(vae, images)
-    kl = []
-    for i in range(0, len(images), 500):
-        mean, logvar = _posterior(vae, jnp.asarray(images[i : i + 500]))
-        kl.append(np.asarray(jnp.mean(gaussian_kl(mean, logvar), axis=(1, 2, 3))))  # [B]
+    mean, logvar = posterior_dataset(vae, images)  # encoded once, for the reconstructions, KL and samples
+    recon = decode_latents(vae, mean)
+    kl = jnp.mean(gaussian_kl(jnp.asarray(mean), jnp.asarray(logvar)), axis=(1, 2, 3))  # [N]
     scale = float(vae.latent_scale[...])
-    z_scaled = encode_dataset(vae, images, key) * scale
+    z_scaled = np.asarray(reparameterize(jnp.asarray(mean), jnp.asarray(logvar), key)) * scale
     report = {
         "recon_psnr_db": round(float(np.mean(psnr(recon, images))), 2),
-        "kl_per_dim": round(float(np.mean(np.concatenate(kl))), 4),
+        "kl_per_dim": round(float(np.mean(np.asarray(kl))), 4),
         "latent_shape": list(vae.config.latent_shape(*images.shape[1:3])),
         "latent_scale": round(scale, 4),
         "scaled_latent_std": round(float(np.std(z_scaled)), 3),

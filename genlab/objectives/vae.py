@@ -34,15 +34,20 @@ def vae_loss(model, batch: dict, key: jax.Array, kl_weight: float = 1e-3):
     return mse + kl_weight * kl_per_dim, {"mse": mse, "kl_per_dim": kl_per_dim}
 
 
-def encode_dataset(vae, images, key: jax.Array | None, *, batch_size: int = 500) -> np.ndarray:
-    """Unscaled latents of ``images: [N, H, W, C]`` -> ``[N, h, w, c]``: posterior samples, or the means
-    when ``key`` is None. The noise is drawn for all N at once, so ``batch_size`` does not change the result."""
+def posterior_dataset(vae, images, *, batch_size: int = 500) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior means and log-variances of ``images: [N, H, W, C]``, encoded in batches: two ``[N, h, w, c]``."""
     means, logvars = [], []
     for start in range(0, len(images), batch_size):
         mean, logvar = _encode(vae, jnp.asarray(images[start : start + batch_size]))
         means.append(np.asarray(mean))
         logvars.append(np.asarray(logvar))
-    mean, logvar = np.concatenate(means), np.concatenate(logvars)
+    return np.concatenate(means), np.concatenate(logvars)
+
+
+def encode_dataset(vae, images, key: jax.Array | None, *, batch_size: int = 500) -> np.ndarray:
+    """Unscaled latents of ``images: [N, H, W, C]`` -> ``[N, h, w, c]``: posterior samples, or the means
+    when ``key`` is None. The noise is drawn for all N at once, so ``batch_size`` does not change the result."""
+    mean, logvar = posterior_dataset(vae, images, batch_size=batch_size)
     return mean if key is None else np.asarray(reparameterize(jnp.asarray(mean), jnp.asarray(logvar), key))
 
 
