@@ -24,6 +24,9 @@ from typing import Any
 import numpy as np
 
 KINDS = ("non_finite", "mode_collapse", "discriminator_overpowering", "oscillation")
+COLLAPSE_REMEDY = ("let the discriminator see several samples at once (PacGAN packing or minibatch standard "
+                   "deviation), regularise it (R1 / gradient penalty), or use a WGAN-GP / hinge loss; unrolled steps "
+                   "also help.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,12 +134,11 @@ def _mode_collapse(h: dict, t: Thresholds) -> Finding | None:
         + (f" (it once reached {peak * n:.0f})" if peak * n > covered else "")
         + (f", and its samples sit near only {int(last['modes_visited'])} of them"
            if unit == "modes" and "modes_visited" in last else ""))
-    remedy = ("let the discriminator see several samples at once (PacGAN packing or minibatch standard deviation), "
-              "regularise it (R1 / gradient penalty), or use a WGAN-GP / hinge loss; unrolled steps also help.")
+    remedy = COLLAPSE_REMEDY
     if covered == 0 and peak == 0:  # nothing ever landed on the data: not collapse onto modes, no learning at all
         explanation += (": none of its samples has ever reached the data, so it has not learned the distribution "
                         "at all (often because its gradient vanished: see discriminator_overpowering).")
-        remedy = "first make the generator learn: " + remedy.replace("let the", "then let the", 1)
+        remedy = "first make the generator learn, then " + COLLAPSE_REMEDY
     else:
         explanation += (": it found a few outputs that fool the discriminator and maps almost every z to them, so "
                         "the rest of the data distribution is missing.")
