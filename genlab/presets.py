@@ -12,8 +12,9 @@ from typing import Literal, TypeVar
 
 import jax
 
+from genlab.experiments import PRESETS
+
 Preset = Literal["tiny", "cpu", "gpu"]
-PRESETS: tuple[str, ...] = ("tiny", "cpu", "gpu")
 
 T = TypeVar("T")
 

@@ -1,9 +1,15 @@
-"""Registered experiments behind ``genlab eval`` and figure makers behind ``genlab demo``.
+"""Registered experiments behind ``genlab eval`` and demo parts behind ``genlab demo``.
 
-An experiment is a function ``run(preset, seeds, variant) -> dict`` that trains, evaluates and
-returns JSON-ready metrics; ``genlab eval`` adds the preset, seeds, variant and wall seconds.
-A demo is a function ``make(preset, out_dir) -> list[Path]`` that writes figures.
+Every experiment has the same shape (the template is ``genlab/experiments/README.md``):
 
+- one frozen config tree whose ``tiny()``, ``cpu()`` and ``gpu()`` classmethods are the only place
+  sizes live;
+- variants: named edits ``edit(config) -> config`` (``dataclasses.replace``), the first the default;
+- ``run(config, seeds) -> dict`` that trains, evaluates and returns JSON-ready metrics.
+
+The preset is resolved once, at the edge (the CLI or a lab's setup cell): ``Experiment.configure``
+turns a preset name and a variant into a config, and only configs travel further down.
+A demo part is ``make(config, out_dir) -> list[Path]`` with a config class of its own.
 Modules register themselves on import; :data:`MODULES` lists the ones to import.
 """
 
@@ -11,55 +17,92 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 # Experiment modules, imported lazily by ``load()`` (each registers its experiments and demos).
 MODULES: tuple[str, ...] = (
     "genlab.experiments.classifier",
-    "genlab.experiments.gan",
+    "genlab.experiments.gan2d",
     "genlab.experiments.gan_fmnist",
     "genlab.experiments.unet_skip",
     "genlab.experiments.vae",
 )
 
+PRESETS: tuple[str, ...] = ("tiny", "cpu", "gpu")  # the classmethods every config tree has
+
+Edit = Callable[[Any], Any]
+
+
+def identity(config):
+    """The default variant's edit: the preset itself."""
+    return config
+
+
+def _preset_config(config_cls: type, preset: str):
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}: choose one of {', '.join(PRESETS)}")
+    return getattr(config_cls, preset)()
+
 
 @dataclasses.dataclass(frozen=True)
 class Experiment:
     name: str
-    run: Callable[..., dict[str, Any]]  # run(preset: str, seeds: list[int], variant: str | None)
+    run: Callable[[Any, list[int]], dict[str, Any]]  # run(config, seeds)
+    config: type  # the config tree class, with tiny()/cpu()/gpu()
     description: str
-    variants: tuple[str, ...] = ()  # allowed --variant values; first is the default
+    variants: Mapping[str, Edit] = dataclasses.field(default_factory=dict)  # first is the default
     default_seeds: int = 1
+
+    @property
+    def default_variant(self) -> str | None:
+        return next(iter(self.variants), None)
+
+    def configure(self, preset: str, variant: str | None = None):
+        """The config of ``preset`` (a resolved name) with ``variant``'s edit applied (None: the default)."""
+        if not self.variants:
+            if variant is not None:
+                raise ValueError(f"experiment {self.name!r} takes no variant (got {variant!r})")
+            return _preset_config(self.config, preset)
+        variant = variant or self.default_variant
+        if variant not in self.variants:
+            raise ValueError(f"experiment {self.name!r} has no variant {variant!r}; "
+                             f"choose one of {', '.join(self.variants)}")
+        return self.variants[variant](_preset_config(self.config, preset))
 
 
 @dataclasses.dataclass(frozen=True)
 class Demo:
     name: str
-    make: Callable[[str, Path], list[Path]]  # make(preset, out_dir) -> files written
+    make: Callable[[Any, Path], list[Path]]  # make(config, out_dir) -> files written
+    config: type  # with tiny()/cpu()/gpu()
     order: int = 100
+
+    def configure(self, preset: str):
+        return _preset_config(self.config, preset)
 
 
 EXPERIMENTS: dict[str, Experiment] = {}
 DEMOS: dict[str, Demo] = {}
 
 
-def register(name: str, *, description: str, variants: tuple[str, ...] = (), default_seeds: int = 1):
-    """Decorator: register ``run(preset, seeds, variant) -> dict`` as experiment ``name``."""
+def register(name: str, *, config: type, description: str, variants: Mapping[str, Edit] | None = None,
+             default_seeds: int = 1):
+    """Decorator: register ``run(config, seeds) -> dict`` as experiment ``name``."""
 
-    def wrap(fn: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
-        EXPERIMENTS[name] = Experiment(name, fn, description, tuple(variants), default_seeds)
+    def wrap(fn: Callable[[Any, list[int]], dict[str, Any]]):
+        EXPERIMENTS[name] = Experiment(name, fn, config, description, dict(variants or {}), default_seeds)
         return fn
 
     return wrap
 
 
-def register_demo(name: str, *, order: int = 100):
-    """Decorator: register ``make(preset, out_dir) -> list[Path]`` as a part of ``genlab demo``."""
+def register_demo(name: str, *, config: type, order: int = 100):
+    """Decorator: register ``make(config, out_dir) -> list[Path]`` as a part of ``genlab demo``."""
 
-    def wrap(fn: Callable[[str, Path], list[Path]]) -> Callable[[str, Path], list[Path]]:
-        DEMOS[name] = Demo(name, fn, order)
+    def wrap(fn: Callable[[Any, Path], list[Path]]):
+        DEMOS[name] = Demo(name, fn, config, order)
         return fn
 
     return wrap

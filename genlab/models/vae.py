@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from genlab.models.unet.blocks import Downsample, ResBlock, Upsample, num_groups
+from genlab.models.layers.blocks import Downsample, ResBlock, Upsample, num_groups
 
 
 @dataclasses.dataclass(frozen=True)

@@ -101,16 +101,6 @@ def pack(x: jax.Array, m: int) -> jax.Array:
     return grouped.reshape(grouped.shape[:-2] + (m * x.shape[-1],))
 
 
-def minibatch_stddev(h: jax.Array) -> jax.Array:
-    """Minibatch standard deviation (Karras et al. 2018, §3): append the batch's mean std as one feature.
-
-    h: [B, ..., F] -> [B, ..., F + 1]. A collapsed batch has std ≈ 0, which D can then see.
-    """
-    std = jnp.sqrt(jnp.var(h, axis=0) + 1e-8)  # [..., F]
-    feature = jnp.broadcast_to(jnp.mean(std), h.shape[:-1] + (1,))
-    return jnp.concatenate([h, feature], axis=-1)
-
-
 # ------------------------------------------------------------------------------------------ the step
 @dataclasses.dataclass(frozen=True)
 class GANSettings:

@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from genlab.objectives.gan import minibatch_stddev
+from genlab.models.layers.minibatch import minibatch_stddev
 
 IMAGE_SIZE = 28
 BASE = IMAGE_SIZE // 4  # 7: G starts at 7x7, D ends at 7x7

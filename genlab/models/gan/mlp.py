@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from genlab.objectives.gan import minibatch_stddev
+from genlab.models.layers.minibatch import minibatch_stddev
 
 ACTIVATIONS = {"relu": nnx.relu, "leaky_relu": lambda h: nnx.leaky_relu(h, 0.2), "tanh": jnp.tanh}
 

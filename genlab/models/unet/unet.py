@@ -28,8 +28,8 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from genlab.models.unet.attention import SpatialTransformer
-from genlab.models.unet.blocks import Downsample, ResBlock, TimeEmbedding, Upsample, num_groups
+from genlab.models.layers.attention import SpatialTransformer
+from genlab.models.layers.blocks import Downsample, ResBlock, TimeEmbedding, Upsample, num_groups
 
 
 @dataclasses.dataclass(frozen=True)
