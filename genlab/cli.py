@@ -24,22 +24,17 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
     exp = experiments.get(args.experiment)
     preset = resolve_preset(args.preset)
-    variant = args.variant
-    if exp.variants:
-        variant = variant or exp.variants[0]
-        if variant not in exp.variants:
-            raise SystemExit(
-                f"genlab: experiment {exp.name!r} has no variant {variant!r}; "
-                f"choose one of {', '.join(exp.variants)}"
-            )
-    elif variant is not None:
-        raise SystemExit(f"genlab: experiment {exp.name!r} takes no --variant")
-    n_seeds = args.seeds or exp.default_seeds
+    try:
+        config = exp.configure(preset, args.variant)  # the preset is resolved here, once; only configs go down
+    except ValueError as err:
+        raise SystemExit(f"genlab: {err}") from None
+    variant = args.variant or exp.default_variant
+    n_seeds = exp.default_seeds if args.seeds is None else args.seeds
     if n_seeds < 1:
         raise SystemExit("genlab: --seeds must be at least 1")
     seeds = list(range(args.seed, args.seed + n_seeds))
     start = time.perf_counter()
-    metrics = exp.run(preset=preset, seeds=seeds, variant=variant)
+    metrics = exp.run(config, seeds)
     wall = time.perf_counter() - start
     result = {
         "experiment": exp.name,
@@ -75,7 +70,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     for demo in demos:
         start = time.perf_counter()
         print(f"[genlab demo] {demo.name} ({preset}) ...", flush=True)
-        files = demo.make(preset, out / demo.name)
+        files = demo.make(demo.configure(preset), out / demo.name)
         written += files
         print(f"[genlab demo] {demo.name}: {len(files)} files in {time.perf_counter() - start:.1f} s")
     print(f"[genlab demo] wrote {len(written)} files under {out}/")

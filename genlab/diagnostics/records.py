@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from genlab.train.engine import History
+from genlab.train.history import History
 
 
 def _round(value: Any, digits: int) -> Any:

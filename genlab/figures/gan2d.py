@@ -12,7 +12,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from genlab.figures.snapshots import eval_at, evenly_spaced_steps
-from genlab.train.engine import History
+from genlab.train.history import History
 
 SNAPSHOT_HINT = "train with train_gan2d(..., snapshots=500) to record samples"
 

@@ -14,7 +14,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from genlab.figures.snapshots import eval_at, evenly_spaced_steps
-from genlab.train.engine import History
+from genlab.train.history import History
 
 
 def tile(images: np.ndarray, cols: int = 8) -> np.ndarray:

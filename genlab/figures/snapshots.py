@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from genlab.train.engine import History
+from genlab.train.history import History
 
 
 def evenly_spaced_steps(snapshots: dict[int, np.ndarray], panels: int, hint: str) -> list[int]:
