@@ -79,6 +79,23 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_ship(args: argparse.Namespace) -> int:
+    from genlab import experiments
+    from genlab.presets import resolve_preset
+
+    exp = experiments.get(args.experiment)
+    if exp.name not in experiments.SHIPPERS:
+        raise SystemExit(f"genlab: experiment {exp.name!r} ships no weights; these do: "
+                         f"{', '.join(sorted(experiments.SHIPPERS))}")
+    try:
+        config = exp.configure(resolve_preset(args.preset), args.variant)
+    except ValueError as err:
+        raise SystemExit(f"genlab: {err}") from None
+    report = experiments.SHIPPERS[exp.name](config, Path(args.out) if args.out else None)
+    print(json.dumps(report))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="genlab", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -101,6 +118,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="runs/demo")
     p.add_argument("--only", nargs="*", default=None, help="names of demo parts to run")
     p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("ship", help="retrain a model whose weights ship in data/ and write them there")
+    p.add_argument("experiment")
+    p.add_argument("--preset", choices=["tiny", "cpu", "gpu"], default=None)
+    p.add_argument("--variant", default=None)
+    p.add_argument("--out", default=None, help="folder to write to (default: the shipped folder in data/)")
+    p.set_defaults(func=_cmd_ship)
 
     try:
         from genlab.grading import commands as grading_commands

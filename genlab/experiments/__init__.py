@@ -9,7 +9,8 @@ Every experiment has the same shape (the template is ``genlab/experiments/README
 
 The preset is resolved once, at the edge (the CLI or a lab's setup cell): ``Experiment.configure``
 turns a preset name and a variant into a config, and only configs travel further down.
-A demo part is ``make(config, out_dir) -> list[Path]`` with a config class of its own.
+A demo part is ``make(config, out_dir) -> list[Path]`` with a config class of its own; a shipper
+``ship(config, out_dir=None)`` retrains the weights that ship in ``data/`` (``genlab ship NAME``).
 Modules register themselves on import; :data:`MODULES` lists the ones to import.
 """
 
@@ -85,6 +86,7 @@ class Demo:
 
 EXPERIMENTS: dict[str, Experiment] = {}
 DEMOS: dict[str, Demo] = {}
+SHIPPERS: dict[str, Callable[..., dict[str, Any]]] = {}  # experiment name -> ship(config, out_dir=None)
 
 
 def register(name: str, *, config: type, description: str, variants: Mapping[str, Edit] | None = None,
@@ -103,6 +105,17 @@ def register_demo(name: str, *, config: type, order: int = 100):
 
     def wrap(fn: Callable[[Any, Path], list[Path]]):
         DEMOS[name] = Demo(name, fn, config, order)
+        return fn
+
+    return wrap
+
+
+def register_ship(name: str):
+    """Decorator: ``ship(config, out_dir=None) -> report`` trains experiment ``name``'s model and writes the
+    weights genlab ships in ``data/`` (``genlab ship NAME``)."""
+
+    def wrap(fn):
+        SHIPPERS[name] = fn
         return fn
 
     return wrap

@@ -19,9 +19,7 @@ import time
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
-import optax
 from flax import nnx
 
 from genlab.data.batches import image_batches
@@ -29,33 +27,47 @@ from genlab.data.images import load_images
 from genlab.experiments import register
 from genlab.metrics.psnr import psnr
 from genlab.models.unet import UNet, UNetConfig
-from genlab.objectives.denoise import add_noise, denoise, denoise_loss
-from genlab.presets import config_for
+from genlab.objectives.denoise import denoise_loss
+from genlab.samplers.denoise import denoise_images, noisy_copies
 from genlab.train import History, fit
+from genlab.train.configs import TrainConfig
+from genlab.train.keys import eval_key
+from genlab.train.optim import OptimConfig, make_optimizer
 from genlab.train.steps import make_train_step
 
-VARIANTS = ("skip", "no_skip")  # the two models, in the order they are reported
+ARMS = ("skip", "no_skip")  # the two models, in the order they are reported
+
+
+@dataclasses.dataclass(frozen=True)
+class DenoiseObjective:
+    """Training noise levels: log-uniform in [sigma_min, sigma_max] (t = sigma; genlab.objectives.denoise)."""
+
+    sigma_min: float = 0.05
+    sigma_max: float = 1.0
+
+
+@dataclasses.dataclass(frozen=True)
+class DenoiseEval:
+    sigmas: tuple[float, ...] = (0.1, 0.2, 0.4, 0.8)
+    images: int = 500  # from the test split
 
 
 @dataclasses.dataclass(frozen=True)
 class UNetSkipConfig:
-    """One denoiser training and its evaluation; both variants use exactly these settings."""
+    """One denoiser training and its evaluation; both arms (skip, no skip) use exactly these settings."""
 
-    unet: UNetConfig = UNetConfig(channels=(16, 32, 64), time_dim=64, mid_attention=False)  # bottleneck 7x7x64
-    steps: int = 300
-    batch_size: int = 32
-    learning_rate: float = 2e-3  # adam peak, warmup then cosine decay to 0
-    warmup_steps: int = 50
-    sigma_min: float = 0.05  # training noise levels: log-uniform in [sigma_min, sigma_max] (t = sigma)
-    sigma_max: float = 1.0
-    eval_sigmas: tuple[float, ...] = (0.1, 0.2, 0.4, 0.8)
-    eval_images: int = 500  # from the test split
+    model: UNetConfig = UNetConfig(channels=(16, 32, 64), time_dim=64, mid_attention=False)  # bottleneck 7x7x64
+    objective: DenoiseObjective = DenoiseObjective()
+    optim: OptimConfig = OptimConfig(learning_rate=2e-3, warmup_steps=50, clip_norm=1.0)  # adam, warmup + cosine
+    train: TrainConfig = TrainConfig(steps=300, batch_size=32)
+    eval: DenoiseEval = DenoiseEval()
     train_images: int | None = None  # None: the whole train split
 
     @classmethod
     def tiny(cls) -> UNetSkipConfig:
-        return cls(unet=dataclasses.replace(UNetConfig.tiny(), mid_attention=False), steps=20, batch_size=8,
-                   warmup_steps=5, eval_images=16, train_images=256)
+        return cls(model=dataclasses.replace(UNetConfig.tiny(), mid_attention=False),
+                   optim=OptimConfig(learning_rate=2e-3, warmup_steps=5, clip_norm=1.0),
+                   train=TrainConfig(steps=20, batch_size=8), eval=DenoiseEval(images=16), train_images=256)
 
     @classmethod
     def cpu(cls) -> UNetSkipConfig:
@@ -63,8 +75,8 @@ class UNetSkipConfig:
 
     @classmethod
     def gpu(cls) -> UNetSkipConfig:
-        return cls(unet=UNetConfig.gpu(), steps=10_000, batch_size=128, learning_rate=1e-3, warmup_steps=500,
-                   eval_images=10_000)
+        return cls(model=UNetConfig.gpu(), optim=OptimConfig(learning_rate=1e-3, warmup_steps=500, clip_norm=1.0),
+                   train=TrainConfig(steps=10_000, batch_size=128), eval=DenoiseEval(images=10_000))
 
 
 def train_denoiser(config: UNetSkipConfig, images: np.ndarray, *, skip: bool, seed: int,
@@ -72,36 +84,15 @@ def train_denoiser(config: UNetSkipConfig, images: np.ndarray, *, skip: bool, se
     """Train a U-Net denoiser on ``images: [N, 28, 28, 1]``. Weights, batches and noise depend only on
     ``seed``: the skip and no-skip models start from the same weights and see the same data."""
     k_init, k_train = jax.random.split(jax.random.key(seed))
-    model = UNet(dataclasses.replace(config.unet, skip=skip), rngs=nnx.Rngs(params=k_init))
-    schedule = optax.warmup_cosine_decay_schedule(
-        0.0, config.learning_rate, min(config.warmup_steps, config.steps), max(config.steps, 1))
-    optimizer = nnx.Optimizer(model, optax.chain(optax.clip_by_global_norm(1.0), optax.adam(schedule)),
-                              wrt=nnx.Param)
-    loss_fn = functools.partial(denoise_loss, sigma_min=config.sigma_min, sigma_max=config.sigma_max)
+    model = UNet(dataclasses.replace(config.model, skip=skip), rngs=nnx.Rngs(params=k_init))
+    optimizer = make_optimizer(model, config.optim, config.train.steps)
+    loss_fn = functools.partial(denoise_loss, sigma_min=config.objective.sigma_min,
+                                sigma_max=config.objective.sigma_max)
     history = fit((model, optimizer), make_train_step(loss_fn),
-                  image_batches(images, batch_size=config.batch_size, seed=seed),
-                  steps=config.steps, key=k_train, log_every=50, progress=progress,
+                  image_batches(images, batch_size=config.train.batch_size, seed=seed),
+                  steps=config.train.steps, key=k_train, log_every=config.train.log_every, progress=progress,
                   desc=f"denoiser ({'skip' if skip else 'no skip'})")
     return model, history
-
-
-@nnx.jit
-def _denoise_clipped(model, x_noisy, sigma):
-    return jnp.clip(denoise(model, x_noisy, sigma), -1.0, 1.0)
-
-
-def denoise_images(model: UNet, x_noisy: np.ndarray, sigma: float, chunk: int = 500) -> np.ndarray:
-    """``x_noisy: [N, H, W, C]`` at noise level ``sigma`` -> denoised ``[N, H, W, C]`` clipped to [-1, 1]."""
-    out = [np.asarray(_denoise_clipped(model, jnp.asarray(x_noisy[i : i + chunk]), jnp.float32(sigma)))
-           for i in range(0, len(x_noisy), chunk)]
-    return np.concatenate(out)
-
-
-def noisy_copies(images: np.ndarray, sigmas, key: jax.Array) -> dict[float, np.ndarray]:
-    """The same clean ``images`` with noise of each level (one key per level, folded in by index)."""
-    return {s: np.asarray(add_noise(jnp.asarray(images), jnp.full((len(images),), s, jnp.float32),
-                                    jax.random.fold_in(key, i)))
-            for i, s in enumerate(sigmas)}
 
 
 def evaluate(models: dict[str, UNet], images: np.ndarray, sigmas, key: jax.Array) -> dict[str, Any]:
@@ -132,35 +123,32 @@ def summarize(tables: list[dict[str, Any]], sigmas) -> dict[str, Any]:
             "largest_gap_at_sigma": largest}
 
 
-@register(
-    "unet-skip",
-    description="U-Net denoiser on Fashion-MNIST with vs without skip connections: PSNR per noise level",
-    default_seeds=1,
-)
-def run(preset: str, seeds: list[int], variant: str | None = None) -> dict[str, Any]:
-    config = config_for(UNetSkipConfig, preset)
+@register("unet-skip", config=UNetSkipConfig, default_seeds=1,
+          description="U-Net denoiser on Fashion-MNIST with vs without skip connections: PSNR per noise level")
+def run(config: UNetSkipConfig, seeds: list[int]) -> dict[str, Any]:
     train = load_images("fashion_mnist", "train")
     test = load_images("fashion_mnist", "test")
     train_x = train.images[: config.train_images] if config.train_images else train.images
-    test_x = test.images[: config.eval_images]
-    tables, losses, seconds = [], {v: [] for v in VARIANTS}, {v: [] for v in VARIANTS}
+    test_x = test.images[: config.eval.images]
+    sigmas = config.eval.sigmas
+    tables, losses, seconds = [], {a: [] for a in ARMS}, {a: [] for a in ARMS}
     params = None
     for seed in seeds:
         models = {}
-        for name in VARIANTS:
+        for name in ARMS:
             t0 = time.perf_counter()
             models[name], history = train_denoiser(config, train_x, skip=name == "skip", seed=seed)
             seconds[name].append(round(time.perf_counter() - t0, 1))
             losses[name].append(float(np.mean(history.metrics["loss"][-20:])))
         params = {n: int(sum(p.size for p in jax.tree.leaves(nnx.state(m, nnx.Param)))) for n, m in models.items()}
-        tables.append(evaluate(models, test_x, config.eval_sigmas, jax.random.key(10_000 + seed)))
+        tables.append(evaluate(models, test_x, sigmas, eval_key(seed)))
     return {
-        **summarize(tables, config.eval_sigmas),
-        "sigmas": list(config.eval_sigmas),
+        **summarize(tables, sigmas),
+        "sigmas": list(sigmas),
         "final_train_mse": {n: round(float(np.mean(v)), 5) for n, v in losses.items()},
         "num_params": params,
-        "steps": config.steps,
-        "batch_size": config.batch_size,
+        "steps": config.train.steps,
+        "batch_size": config.train.batch_size,
         "train_seconds": seconds,
         "train_source": train.source,
         "num_train": len(train_x),

@@ -13,10 +13,6 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import numpy as np
-from flax import nnx
-
-from genlab.models.vae import reparameterize
 
 
 def gaussian_kl(mean: jax.Array, logvar: jax.Array) -> jax.Array:
@@ -32,39 +28,3 @@ def vae_loss(model, batch: dict, key: jax.Array, kl_weight: float = 1e-3):
     mse = jnp.mean(jnp.square(out.recon - x))
     kl_per_dim = jnp.mean(gaussian_kl(out.mean, out.logvar))  # mean over batch and latent elements, nats
     return mse + kl_weight * kl_per_dim, {"mse": mse, "kl_per_dim": kl_per_dim}
-
-
-def posterior_dataset(vae, images, *, batch_size: int = 500) -> tuple[np.ndarray, np.ndarray]:
-    """Posterior means and log-variances of ``images: [N, H, W, C]``, encoded in batches: two ``[N, h, w, c]``."""
-    means, logvars = [], []
-    for start in range(0, len(images), batch_size):
-        mean, logvar = _encode(vae, jnp.asarray(images[start : start + batch_size]))
-        means.append(np.asarray(mean))
-        logvars.append(np.asarray(logvar))
-    return np.concatenate(means), np.concatenate(logvars)
-
-
-def encode_dataset(vae, images, key: jax.Array | None, *, batch_size: int = 500) -> np.ndarray:
-    """Unscaled latents of ``images: [N, H, W, C]`` -> ``[N, h, w, c]``: posterior samples, or the means
-    when ``key`` is None. The noise is drawn for all N at once, so ``batch_size`` does not change the result."""
-    mean, logvar = posterior_dataset(vae, images, batch_size=batch_size)
-    return mean if key is None else np.asarray(reparameterize(jnp.asarray(mean), jnp.asarray(logvar), key))
-
-
-@nnx.jit
-def _encode(vae, x):
-    return vae.encode(x)
-
-
-def latent_scale_from_data(vae, images, key: jax.Array, *, batch_size: int = 500) -> float:
-    """``1 / std`` of posterior samples z over ``images: [N, H, W, C]``: multiplying latents by it gives
-    them unit variance (Stable Diffusion's 0.18215 was found the same way for its VAE)."""
-    z = encode_dataset(vae, images, key, batch_size=batch_size)
-    return float(1.0 / np.std(z.astype(np.float64)))
-
-
-def set_latent_scale(vae, images, key: jax.Array, *, batch_size: int = 500) -> float:
-    """Compute :func:`latent_scale_from_data` and store it in ``vae.latent_scale``; returns it."""
-    scale = latent_scale_from_data(vae, images, key, batch_size=batch_size)
-    vae.latent_scale[...] = jnp.asarray(scale, jnp.float32)
-    return scale
