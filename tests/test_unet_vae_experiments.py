@@ -8,10 +8,15 @@ import pytest
 from matplotlib.figure import Figure
 
 from genlab import experiments
-from genlab.experiments.vae import interpolate
+from genlab.demos.unet_vae import interpolate
 from genlab.figures import unet as unet_figures
 from genlab.figures import vae as vae_figures
 from genlab.metrics.psnr import psnr
+
+
+def _run_tiny(name: str) -> dict:
+    exp = experiments.get(name)
+    return exp.run(exp.configure("tiny"), [0])
 
 
 def test_experiments_and_demo_are_registered():
@@ -58,7 +63,7 @@ def test_figures_draw_from_arrays():
 
 @pytest.mark.slow
 def test_unet_skip_tiny_run_reports_psnr_per_noise_level():
-    result = experiments.get("unet-skip").run(preset="tiny", seeds=[0], variant=None)
+    result = _run_tiny("unet-skip")
     sigmas = result["sigmas"]
     assert sigmas == [0.1, 0.2, 0.4, 0.8] and len(result["gap_db"]) == 4
     assert result["num_params"]["skip"] == result["num_params"]["no_skip"]
@@ -72,7 +77,7 @@ def test_unet_skip_tiny_run_reports_psnr_per_noise_level():
 
 @pytest.mark.slow
 def test_vae_tiny_run_reports_latent_scale_and_classifier_accuracy():
-    result = experiments.get("vae-fmnist").run(preset="tiny", seeds=[0], variant=None)
+    result = _run_tiny("vae-fmnist")
     assert result["latent_shape"] == [7, 7, 4]
     assert result["kl_per_dim"] > 0 and result["latent_scale"] > 0 and math.isfinite(result["recon_psnr_db"])
     # Scale computed on train images, checked on test images: about unit variance.
@@ -92,15 +97,16 @@ def test_demo_writes_its_figures(tmp_path, monkeypatch):
     from genlab.experiments import vae as vae_experiment
 
     def untrained_denoiser(config, images, *, skip, seed, progress=False):
-        return unet_skip.UNet(dataclasses.replace(config.unet, skip=skip), rngs=nnx.Rngs(seed)), None
+        return unet_skip.UNet(dataclasses.replace(config.model, skip=skip), rngs=nnx.Rngs(seed)), None
 
     def untrained_vae(config, images, *, seed, progress=False):
-        return vae_experiment.VAE(config.vae, rngs=nnx.Rngs(seed)), None
+        return vae_experiment.VAE(config.model, rngs=nnx.Rngs(seed)), None
 
     monkeypatch.setattr(unet_skip, "train_denoiser", untrained_denoiser)
     monkeypatch.setattr(vae_experiment, "train_vae", untrained_vae)
     experiments.load()
-    files = experiments.DEMOS["unet_vae"].make("tiny", tmp_path)
+    files = experiments.DEMOS["unet_vae"]
+    files = files.make(files.configure("tiny"), tmp_path)
     names = {f.name for f in files}
     assert {"unet_denoising_examples.png", "unet_psnr_vs_noise.png", "vae_reconstructions.png",
             "vae_interpolations.png", "vae_prior_samples.png", "vae_latent_channels.png"} == names

@@ -10,7 +10,8 @@ import pytest
 from flax import nnx
 
 from genlab.models.vae import VAE, LatentScale, VAEConfig, VAEOutput, reparameterize
-from genlab.objectives.vae import gaussian_kl, latent_scale_from_data, set_latent_scale, vae_loss
+from genlab.objectives.vae import gaussian_kl, vae_loss
+from genlab.pipelines.latents import latent_scale_from_data, set_latent_scale
 from genlab.train import checkpoint, fit
 from genlab.train.steps import make_train_step
 
