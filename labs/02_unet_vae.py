@@ -52,15 +52,17 @@ from flax import nnx
 
 from genlab.data.batches import image_batches
 from genlab.data.images import load_images
-from genlab.experiments.unet_skip import UNetSkipConfig, denoise_images, noisy_copies, train_denoiser
-from genlab.experiments.vae import decode_latents, reconstruct
+from genlab.experiments.unet_skip import UNetSkipConfig, train_denoiser
 from genlab.figures.unet import denoising_examples, psnr_vs_noise
 from genlab.figures.vae import interpolations, latent_channels, reconstructions
 from genlab.models.unet import UNet, UNetConfig, Upsample
 from genlab.models.vae import VAE, VAEConfig
-from genlab.objectives.vae import encode_dataset
+from genlab.pipelines.latents import decode_latents, encode_dataset, reconstruct
 from genlab.presets import resolve_preset
+from genlab.samplers.denoise import denoise_images, noisy_copies
 from genlab.train import fit
+from genlab.train.configs import TrainConfig
+from genlab.train.optim import OptimConfig
 from genlab.train.steps import make_train_step
 
 SEED = 42  # otter sets the grading seed here; every key below comes from it
@@ -423,12 +425,14 @@ def test_q2_forward_matches_the_recipe(Q2MiniUNet):
 # images in $[-1, 1]$. Higher is better; +6 dB halves the error's standard deviation.
 
 # %%
-q3_config = UNetSkipConfig(unet=RUN["unet"], steps=RUN["denoise_steps"], batch_size=RUN["denoise_batch"],
-                           warmup_steps=min(50, RUN["denoise_steps"] // 5))
+q3_config = UNetSkipConfig(model=RUN["unet"],
+                           train=TrainConfig(steps=RUN["denoise_steps"], batch_size=RUN["denoise_batch"]),
+                           optim=OptimConfig(learning_rate=2e-3, warmup_steps=min(50, RUN["denoise_steps"] // 5),
+                                             clip_norm=1.0))
 SIGMAS = (0.1, 0.2, 0.4, 0.8)  # evaluation noise levels, low to high
 q3_clean = test.images[: RUN["eval_images"]]  # [N, 28, 28, 1]
 q3_noisy = noisy_copies(q3_clean, SIGMAS, k_q3_noise)  # {sigma: [N, 28, 28, 1]}, the same noise for both models
-print(f"{q3_config.steps} steps of batch {q3_config.batch_size} per denoiser, "
+print(f"{q3_config.train.steps} steps of batch {q3_config.train.batch_size} per denoiser, "
       f"about {RUN['minutes']} min each; PSNR on {len(q3_clean)} test images")
 
 # %% [raw]
@@ -524,10 +528,11 @@ def test_q3_table_is_measured(q3_table, q3_noisy, q3_clean, q3_skip_model, q3_no
                               q3_noskip_history, q3_config, SIGMAS):
     import numpy as np
 
-    from genlab.experiments.unet_skip import denoise_images
+    from genlab.samplers.denoise import denoise_images
     from genlab.metrics.psnr import psnr
 
-    assert q3_skip_history.steps[-1] == q3_noskip_history.steps[-1] == q3_config.steps, "train q3_config.steps steps"
+    assert q3_skip_history.steps[-1] == q3_noskip_history.steps[-1] == q3_config.train.steps, \
+        "train q3_config.train.steps steps"
     assert q3_skip_model.config.skip and not q3_noskip_model.config.skip, "q3_noskip_model must have skip=False"
     for sigma in SIGMAS:  # the noisy input: 20 log10(2 / sigma) dB
         np.testing.assert_allclose(float(q3_table[sigma]["noisy"]), 20 * np.log10(2 / sigma), atol=0.3)
@@ -863,7 +868,7 @@ def test_q6_trained(q6_vae, q6_history, RUN, PRESET):
     import numpy as np
 
     from genlab.data.images import load_images
-    from genlab.experiments.vae import reconstruct
+    from genlab.pipelines.latents import reconstruct
     from genlab.metrics.psnr import psnr
 
     assert q6_history.steps[-1] == RUN["vae_steps"], "train for RUN['vae_steps'] steps"
@@ -959,7 +964,7 @@ def test_q7_interpolation_and_path(q7_interpolate, q7_path, q6_vae, q7_means_ab)
     import jax
     import numpy as np
 
-    from genlab.experiments.vae import decode_latents
+    from genlab.pipelines.latents import decode_latents
 
     k0, k1 = jax.random.split(jax.random.key(13))
     z0, z1 = np.asarray(jax.random.normal(k0, (7, 7, 4))), np.asarray(jax.random.normal(k1, (7, 7, 4)))
