@@ -61,13 +61,12 @@ class UNetSkipConfig:
     optim: OptimConfig = OptimConfig(learning_rate=2e-3, warmup_steps=50, clip_norm=1.0)  # adam, warmup + cosine
     train: TrainConfig = TrainConfig(steps=300, batch_size=32)
     eval: DenoiseEval = DenoiseEval()
-    train_images: int | None = None  # None: the whole train split
 
     @classmethod
     def tiny(cls) -> UNetSkipConfig:
         return cls(model=dataclasses.replace(UNetConfig.tiny(), mid_attention=False),
                    optim=OptimConfig(learning_rate=2e-3, warmup_steps=5, clip_norm=1.0),
-                   train=TrainConfig(steps=20, batch_size=8), eval=DenoiseEval(images=16), train_images=256)
+                   train=TrainConfig(steps=20, batch_size=8, examples=256), eval=DenoiseEval(images=16))
 
     @classmethod
     def cpu(cls) -> UNetSkipConfig:
@@ -128,7 +127,7 @@ def summarize(tables: list[dict[str, Any]], sigmas) -> dict[str, Any]:
 def run(config: UNetSkipConfig, seeds: list[int]) -> dict[str, Any]:
     train = load_images("fashion_mnist", "train")
     test = load_images("fashion_mnist", "test")
-    train_x = train.images[: config.train_images] if config.train_images else train.images
+    train_x = config.train.subset(train.images)
     test_x = test.images[: config.eval.images]
     sigmas = config.eval.sigmas
     tables, losses, seconds = [], {a: [] for a in ARMS}, {a: [] for a in ARMS}

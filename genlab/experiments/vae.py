@@ -57,13 +57,11 @@ class VAEExperimentConfig:
     optim: OptimConfig = OptimConfig(learning_rate=3e-3, warmup_steps=50, clip_norm=1.0)  # adam, warmup + cosine
     train: TrainConfig = TrainConfig(steps=400, batch_size=32)
     eval: VAEEval = VAEEval()
-    train_images: int | None = None  # None: the whole train split
 
     @classmethod
     def tiny(cls) -> VAEExperimentConfig:
         return cls(model=VAEConfig.tiny(), optim=OptimConfig(learning_rate=3e-3, warmup_steps=5, clip_norm=1.0),
-                   train=TrainConfig(steps=20, batch_size=16), eval=VAEEval(scale_images=64, images=64),
-                   train_images=256)
+                   train=TrainConfig(steps=20, batch_size=16, examples=256), eval=VAEEval(scale_images=64, images=64))
 
     @classmethod
     def cpu(cls) -> VAEExperimentConfig:
@@ -124,7 +122,7 @@ def evaluate_vae(vae: VAE, images: np.ndarray, labels: np.ndarray | None, key: j
 def run(config: VAEExperimentConfig, seeds: list[int]) -> dict[str, Any]:
     train = load_images("fashion_mnist", "train")
     test = load_images("fashion_mnist", "test")
-    train_x = train.images[: config.train_images] if config.train_images else train.images
+    train_x = config.train.subset(train.images)
     test_x, test_y = test.images[: config.eval.images], test.labels[: config.eval.images]
     reports, seconds = [], []
     for seed in seeds:
@@ -181,12 +179,12 @@ def make_demo(config: UNetVAEDemoConfig, out_dir: Path) -> list[Path]:
     train, test = load_images("fashion_mnist", "train"), load_images("fashion_mnist", "test")
     k_eval, k_show, k_prior = jax.random.split(jax.random.key(0), 3)
     u = config.unet
-    u_train = train.images[: u.train_images] if u.train_images else train.images
+    u_train = u.train.subset(train.images)
     models = {arm: unet_skip.train_denoiser(u, u_train, skip=arm == "skip", seed=0)[0] for arm in unet_skip.ARMS}
     table = unet_skip.evaluate(models, test.images[: u.eval.images], u.eval.sigmas, k_eval)
     table = unet_skip.summarize([table], u.eval.sigmas)["psnr_db"]
     figures = demo.unet_figures_for(models, table, test.images, test.labels, u.eval.sigmas, k_show)
     v = config.vae
-    vae, _ = train_vae(v, train.images[: v.train_images] if v.train_images else train.images, seed=0)
+    vae, _ = train_vae(v, v.train.subset(train.images), seed=0)
     figures.update(demo.vae_figures_for(vae, test.images, test.labels, k_prior))
     return demo.write(out_dir, figures)
