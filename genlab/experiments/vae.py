@@ -24,12 +24,12 @@ from flax import nnx
 from genlab.data.batches import image_batches
 from genlab.demos import unet_vae as demo
 from genlab.data.images import load_images
-from genlab.experiments import register, register_demo, unet_skip
+from genlab.experiments import register, register_demo, register_ship, unet_skip
 from genlab.experiments.unet_skip import UNetSkipConfig
 from genlab.metrics.psnr import psnr
 from genlab.models.vae import VAE, VAEConfig, reparameterize
 from genlab.objectives.vae import gaussian_kl, vae_loss
-from genlab.pipelines.latents import decode_latents, posterior_dataset, set_latent_scale
+from genlab.pipelines.latents import VAE_DIR, decode_latents, posterior_dataset, save_vae, set_latent_scale
 from genlab.train import History, fit
 from genlab.train.configs import TrainConfig
 from genlab.train.keys import eval_key
@@ -144,6 +144,17 @@ def run(config: VAEExperimentConfig, seeds: list[int]) -> dict[str, Any]:
             "steps": config.train.steps, "batch_size": config.train.batch_size,
             "kl_weight": config.objective.kl_weight, "train_seconds": seconds, "train_source": train.source,
             "num_train": len(train_x), "num_eval": len(test_x)}
+
+
+@register_ship("vae-fmnist")
+def ship(config: VAEExperimentConfig, out_dir: Path | None = None) -> dict[str, Any]:
+    """Train the VAE (seed 0) on the best available train split and write ``data/vae/vae.{npz,json}``: the
+    frozen VAE of latent diffusion (``genlab.pipelines.latents.load_vae``)."""
+    train, test = load_images("fashion_mnist", "train"), load_images("fashion_mnist", "test")
+    vae, _ = train_vae(config, config.train.subset(train.images), seed=0)
+    report = evaluate_vae(vae, test.images[: config.eval.images], test.labels[: config.eval.images], eval_key(0))
+    save_vae(vae, out_dir or VAE_DIR, {**report, "train_source": train.source, "steps": config.train.steps})
+    return report
 
 
 # ------------------------------------------------------------------------------------------------ demo

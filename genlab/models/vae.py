@@ -5,7 +5,7 @@
 This is the role the VAE plays in latent diffusion (Rombach et al. 2022): the diffusion model works on
 ``z`` instead of pixels, and the decoder turns a generated latent back into an image. Like Stable
 Diffusion's 0.18215, ``latent_scale`` rescales latents to about unit variance; ours is computed from data
-(:func:`genlab.objectives.vae.latent_scale_from_data`) and stored in the model as a non-trainable variable,
+(:func:`genlab.pipelines.latents.latent_scale_from_data`) and stored in the model as a non-trainable variable,
 so it is saved and restored with the weights. Use :meth:`VAE.to_latent` / :meth:`VAE.from_latent` to move
 between images and the scaled latent space. The losses (reconstruction, KL) live in ``genlab.objectives.vae``.
 """

@@ -8,15 +8,22 @@ Latents here are *unscaled* unless a name says otherwise.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from genlab.models.vae import reparameterize
+from genlab.models.vae import VAE, VAEConfig, reparameterize
+from genlab.shipped import shipped
 from genlab.train.batched import batched_apply
+from genlab.train.checkpoint import load_weights, read_info, save_weights
+
+VAE_DIR = shipped("vae")
+REGENERATE_VAE = "genlab ship vae-fmnist"
 
 
 @nnx.jit
@@ -63,3 +70,20 @@ def set_latent_scale(vae, images, key: jax.Array, *, batch_size: int = 500) -> f
     scale = latent_scale_from_data(vae, images, key, batch_size=batch_size)
     vae.latent_scale[...] = jnp.asarray(scale, jnp.float32)
     return scale
+
+
+def save_vae(vae, folder: str | Path, info: dict) -> Path:
+    """Write ``folder/vae.{npz,json}``: parameters, config and latent scale (with ``info``)."""
+    config = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(vae.config).items()}
+    save_weights(vae, folder, "vae", {"config": config, "latent_scale": float(vae.latent_scale[...]), **info})
+    return Path(folder) / "vae.npz"
+
+
+@functools.lru_cache(maxsize=2)
+def load_vae(folder: str | Path = VAE_DIR):
+    """The shipped VAE (``data/vae/``), latent scale set, ready to encode and decode; loaded once per folder."""
+    info = read_info(folder, "vae", REGENERATE_VAE)
+    config = VAEConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in info["config"].items()})
+    vae = load_weights(VAE(config, rngs=nnx.Rngs(0)), folder, "vae", REGENERATE_VAE)
+    vae.latent_scale[...] = jnp.asarray(info["latent_scale"], jnp.float32)
+    return vae
