@@ -23,7 +23,8 @@ from genlab.schedules.diffusion import Schedule, q_sample
 from genlab.schedules.predictions import check_prediction, target
 
 
-def null_condition(cond: jax.Array, null_cond: jax.Array | None = None, null_mask: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
+def null_condition(cond: jax.Array, null_cond: jax.Array | None = None,
+                   null_mask: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
     """The null condition in the shape of ``cond: [B, L, D]`` -> ``(null_cond [B, L, D], null_mask [B, L] bool)``.
 
     ``null_cond=None``: zeros with a mask of all False. Otherwise ``null_cond: [L, D]`` or ``[1|B, L, D]`` is
