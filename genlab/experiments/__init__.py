@@ -29,6 +29,7 @@ MODULES: tuple[str, ...] = (
     "genlab.experiments.gan_fmnist",
     "genlab.experiments.unet_skip",
     "genlab.experiments.vae",
+    "genlab.experiments.latent_diffusion",
 )
 
 PRESETS: tuple[str, ...] = ("tiny", "cpu", "gpu")  # the classmethods every config tree has

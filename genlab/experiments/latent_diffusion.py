@@ -1,0 +1,179 @@
+"""``genlab eval latent-diffusion``: text-to-image latent diffusion trained from scratch on a CPU, and measured.
+
+The U-Net learns to predict the noise in scaled VAE latents ``[7, 7, 4]`` of Fashion-MNIST, reading the
+caption through cross-attention to the frozen, shipped text encoder's per-token states (captions with
+measured attributes: "a photo of a large dark coat"). The condition is dropped for ``cond_drop`` of the
+examples so one model serves classifier-free guidance. An EMA of the weights samples. Then
+:mod:`genlab.experiments.ldm_eval` measures what the images follow: class, tone, size, held-out
+combinations, Fréchet distance, and sweeps over guidance and sampler steps.
+
+    genlab eval latent-diffusion --json      # trains from the shipped VAE and text encoder, then evaluates
+    genlab ship latent-diffusion             # trains and writes data/ldm/ (the shipped pipeline)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import time
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+from flax import nnx
+
+from genlab.data.batches import image_batches
+from genlab.data.captions import attribute_captions, size_of, tone_of
+from genlab.data.images import load_images
+from genlab.experiments import register, register_ship
+from genlab.experiments.ldm_eval import LDMEval, evaluate
+from genlab.models.unet import UNet, UNetConfig
+from genlab.objectives.diffusion import diffusion_loss
+from genlab.pipelines.latents import encode_dataset, load_vae
+from genlab.pipelines.text import encode_prompts, load_text_encoder
+from genlab.pipelines.text_to_image import LDM_DIR, TextToImage, pipeline_info
+from genlab.schedules.diffusion import Schedule, ScheduleConfig
+from genlab.train import History, fit
+from genlab.train.checkpoint import save_weights
+from genlab.train.configs import TrainConfig
+from genlab.train.ema import with_ema
+from genlab.train.optim import OptimConfig, make_optimizer
+from genlab.train.steps import make_train_step
+
+
+@dataclasses.dataclass(frozen=True)
+class LDMObjective:
+    schedule: ScheduleConfig = ScheduleConfig("linear")  # DDPM: beta 1e-4 -> 0.02, T = 1000
+    prediction: str = "eps"  # the U-Net's output is an estimate of the noise, as the lecture says
+    cond_drop: float = 0.1  # fraction of examples trained with the null caption (for guidance)
+    ema: float = 0.999  # EMA decay of the sampling weights (with warmup)
+    captions_per_image: int = 4  # caption variants per image, cycled epoch by epoch
+
+
+@dataclasses.dataclass(frozen=True)
+class LatentDiffusionConfig:
+    model: UNetConfig = UNetConfig(in_channels=4, channels=(64, 128), attn_levels=(1,), mid_attention=True,
+                                   cond_dim=64, num_heads=4, time_dim=128)
+    objective: LDMObjective = LDMObjective()
+    optim: OptimConfig = OptimConfig(learning_rate=1e-3, warmup_steps=200, clip_norm=1.0)
+    train: TrainConfig = TrainConfig(steps=6000, batch_size=128, log_every=100)
+    eval: LDMEval = LDMEval()
+
+    @classmethod
+    def tiny(cls) -> LatentDiffusionConfig:
+        return cls(model=UNetConfig(in_channels=4, channels=(8, 16), mid_attention=True, cond_dim=64, num_heads=2,
+                                    time_dim=16),
+                   optim=OptimConfig(learning_rate=1e-3, warmup_steps=2, clip_norm=1.0),
+                   train=TrainConfig(steps=6, batch_size=8, examples=256, log_every=2), eval=LDMEval.tiny())
+
+    @classmethod
+    def cpu(cls) -> LatentDiffusionConfig:
+        return cls()
+
+    @classmethod
+    def gpu(cls) -> LatentDiffusionConfig:
+        return cls(model=UNetConfig(in_channels=4, channels=(128, 256), attn_levels=(0, 1), mid_attention=True,
+                                    cond_dim=64, num_heads=8, time_dim=256),
+                   train=TrainConfig(steps=30_000, batch_size=256, log_every=200), eval=LDMEval.gpu())
+
+
+@dataclasses.dataclass
+class LatentData:
+    """Training data in the U-Net's terms: scaled latents, and caption variants as rows of a states table."""
+
+    latents: np.ndarray  # [N, 7, 7, 4] scaled posterior means
+    caption_ids: np.ndarray  # [K, N] index into states/masks, caption variant k of image n
+    states: np.ndarray  # [U, L, D] text states of the U unique captions
+    masks: np.ndarray  # [U, L] bool
+    source: str
+
+
+def latent_data(config: LatentDiffusionConfig, seed: int) -> LatentData:
+    """Encode the train split with the shipped VAE and caption each image ``captions_per_image`` times."""
+    train = load_images("fashion_mnist", "train")
+    images, labels = config.train.subset(train.images), config.train.subset(train.labels)
+    vae = load_vae()
+    latents = encode_dataset(vae, images, None) * float(vae.latent_scale[...])
+    tones, sizes = tone_of(images, labels), size_of(images, labels)
+    texts = [attribute_captions(labels, tones, sizes, [seed, k]).texts
+             for k in range(config.objective.captions_per_image)]
+    unique = sorted({t for row in texts for t in row})
+    index = {t: i for i, t in enumerate(unique)}
+    tokenizer, text_encoder = load_text_encoder()
+    states, masks = encode_prompts(tokenizer, text_encoder, unique)
+    ids = np.array([[index[t] for t in row] for row in texts], np.int32)
+    return LatentData(latents.astype(np.float32), ids, states, np.asarray(masks, bool), train.source)
+
+
+def latent_batches(data: LatentData, batch_size: int, seed: int):
+    """``batches(step) -> {"x0", "cond", "cond_mask"}``, a pure function of the step; epoch e uses caption
+    variant ``e % K`` of every image."""
+    inner = image_batches(data.latents, np.arange(len(data.latents)), batch_size=batch_size, seed=seed)
+
+    def batches(step: int) -> dict:
+        b = inner(step)
+        k = (step // inner.steps_per_epoch) % data.caption_ids.shape[0]
+        rows = data.caption_ids[k, b["label"]]
+        return {"x0": b["image"], "cond": data.states[rows], "cond_mask": data.masks[rows]}
+
+    return batches
+
+
+def train_ldm(config: LatentDiffusionConfig, data: LatentData, *, seed: int, progress: bool = False
+              ) -> tuple[UNet, History]:
+    """Train the U-Net on ``data``; returns the EMA model (what samples) and the history."""
+    k_init, k_train = jax.random.split(jax.random.key(seed))
+    model = UNet(config.model, rngs=nnx.Rngs(params=k_init))
+    ema_model = nnx.clone(model)
+    optimizer = make_optimizer(model, config.optim, config.train.steps)
+    obj = config.objective
+    loss_fn = functools.partial(diffusion_loss, schedule=Schedule.from_config(obj.schedule),
+                                prediction=obj.prediction, cond_drop=obj.cond_drop)
+    step = with_ema(make_train_step(loss_fn), obj.ema, warmup=True)
+    history = fit((model, optimizer, ema_model), step, latent_batches(data, config.train.batch_size, seed),
+                  steps=config.train.steps, key=k_train, log_every=config.train.log_every, progress=progress,
+                  desc="latent diffusion")
+    return ema_model, history
+
+
+def pipeline_for(config: LatentDiffusionConfig, unet: UNet) -> TextToImage:
+    tokenizer, text_encoder = load_text_encoder()
+    return TextToImage(tokenizer, text_encoder, unet, load_vae(), Schedule.from_config(config.objective.schedule),
+                       config.objective.prediction)
+
+
+@register("latent-diffusion", config=LatentDiffusionConfig, default_seeds=1,
+          description="text-to-image latent diffusion (shipped VAE + text encoder, U-Net trained here): prompt, "
+          "tone, size and held-out-combination accuracy, FD, guidance and steps sweeps")
+def run(config: LatentDiffusionConfig, seeds: list[int]) -> dict[str, Any]:
+    reports = []
+    for seed in seeds:
+        data = latent_data(config, seed)
+        t0 = time.perf_counter()
+        unet, history = train_ldm(config, data, seed=seed)
+        train_seconds = time.perf_counter() - t0
+        report = evaluate(pipeline_for(config, unet), config.eval, seed)
+        report.update(train_seconds=round(train_seconds, 1), final_train_mse=float(np.mean(history.metrics["mse"][-50:])),
+                      num_params=int(sum(p.size for p in jax.tree.leaves(nnx.state(unet, nnx.Param)))),
+                      train_source=data.source, num_train=len(data.latents), unique_captions=len(data.states),
+                      steps=config.train.steps, batch_size=config.train.batch_size)
+        reports.append(report)
+    if len(reports) == 1:
+        return reports[0]
+    means = {k: float(np.mean([r[k] for r in reports])) for k, v in reports[0].items() if isinstance(v, float)}
+    return {**means, "per_seed": reports}
+
+
+@register_ship("latent-diffusion")
+def ship(config: LatentDiffusionConfig, out_dir: Path | None = None) -> dict[str, Any]:
+    """Train (seed 0) and write ``data/ldm/unet.{npz,json}``: the U-Net of ``TextToImage.load()``."""
+    data = latent_data(config, 0)
+    t0 = time.perf_counter()
+    unet, history = train_ldm(config, data, seed=0, progress=True)
+    report = {"train_seconds": round(time.perf_counter() - t0, 1), "steps": config.train.steps,
+              "train_source": data.source, "final_train_mse": float(np.mean(history.metrics["mse"][-50:]))}
+    info = {"config": dataclasses.asdict(config.model),
+            **pipeline_info(config.model, config.objective.schedule, config.objective.prediction), **report}
+    save_weights(unet, out_dir or LDM_DIR, "unet", info)
+    return report

@@ -1,0 +1,151 @@
+"""Text to image, stage by stage, as the lecture draws it (Rombach et al. 2022, fig. 3).
+
+    pipe = TextToImage.load()                               # shipped weights, offline
+    images = pipe(["a dark sneaker", "a coat"], steps=50, guidance=5.0, sampler="ddim", seed=0)  # [2, 28, 28, 1]
+    stages = pipe(["a dark sneaker"], return_stages=True)   # every intermediate tensor
+
+1. the prompt is split into tokens (``genlab.text.tokenizer``): ids ``[B, L]`` and a mask;
+2. the CLIP-style text encoder turns them into per-token states ``[B, L, D]`` (the condition);
+3. a random noisy latent ``x_T: [B, 7, 7, 4]`` is drawn from the seed;
+4. the U-Net predicts the noise in the latent, reading the text through cross-attention; the sampler
+   (DDPM, DDIM or DPM-Solver++) steps to a less noisy latent, ``steps`` times, in one compiled loop, with
+   classifier-free guidance ``eps = eps_null + w (eps_cond - eps_null)`` (``w = 1``: unguided);
+5. the VAE decoder turns the final latent into pixels ``[B, 28, 28, 1]`` in [-1, 1].
+
+An empty prompt is the null condition (every token masked out, as in training): an unconditional sample.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from genlab.data.captions import NULL_CAPTION
+from genlab.models.unet import UNet, UNetConfig
+from genlab.pipelines.latents import load_vae
+from genlab.pipelines.text import encode_prompts, load_text_encoder
+from genlab.samplers.diffusion import SamplerConfig, sample
+from genlab.schedules.diffusion import Schedule, ScheduleConfig
+from genlab.shipped import shipped
+from genlab.train.checkpoint import load_weights, read_info
+
+LDM_DIR = shipped("ldm")
+REGENERATE = "genlab ship latent-diffusion"
+
+
+@dataclasses.dataclass
+class Stages:
+    """Every stage of one call: tokens, text states, start noise, the latents and noise estimates per step,
+    the x0 estimates per step, the final latent and the decoded images."""
+
+    prompts: list[str]
+    token_ids: np.ndarray  # [B, L] int32
+    token_mask: np.ndarray  # [B, L] bool (all False for an empty prompt: the null condition)
+    text_states: np.ndarray  # [B, L, D]
+    timesteps: np.ndarray  # [steps] the t of each step, descending
+    x_T: np.ndarray  # [B, h, w, c] the initial noise (scaled latent space)
+    latents: np.ndarray  # [steps + 1, B, h, w, c]: x_T, then the latent after every step
+    noise_estimates: np.ndarray  # [steps, B, h, w, c] the guided noise estimate of every step
+    x0_estimates: np.ndarray  # [steps, B, h, w, c] the clean latent the network sees at every step
+    latent: np.ndarray  # [B, h, w, c] the final latent
+    images: np.ndarray  # [B, 28, 28, 1] decoded, clipped to [-1, 1]
+
+
+def check_prompts(prompts) -> list[str]:
+    """A list of strings, or one clear error naming what is wrong."""
+    if isinstance(prompts, str):
+        return [prompts]
+    if not isinstance(prompts, (list, tuple)) or not prompts:
+        raise TypeError(f"prompts must be a string or a non-empty list of strings, got {type(prompts).__name__}")
+    bad = [(i, type(p).__name__) for i, p in enumerate(prompts) if not isinstance(p, str)]
+    if bad:
+        raise TypeError(f"every prompt must be a string; got {', '.join(f'{t} at index {i}' for i, t in bad)} "
+                        "(use '' for an unconditional sample)")
+    return list(prompts)
+
+
+@nnx.jit
+def _decode(vae, z):
+    return jnp.clip(vae.decode(z / vae.latent_scale[...]), -1.0, 1.0)
+
+
+@dataclasses.dataclass
+class TextToImage:
+    """Tokenizer, text encoder, U-Net, VAE and schedule; ``__call__`` runs the five stages."""
+
+    tokenizer: object
+    text_encoder: object
+    unet: UNet
+    vae: object
+    schedule: Schedule
+    prediction: str = "eps"
+
+    @classmethod
+    def load(cls, folder: str | Path | None = None) -> TextToImage:
+        """The shipped pipeline (``data/ldm`` with the shipped VAE and text encoder); no download, no training."""
+        folder = Path(folder) if folder is not None else LDM_DIR
+        info = read_info(folder, "unet", REGENERATE)
+        tokenizer, text_encoder = load_text_encoder()
+        config = UNetConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in info["unet"].items()})
+        unet = load_weights(UNet(config, rngs=nnx.Rngs(0)), folder, "unet", REGENERATE)
+        schedule = Schedule.from_config(ScheduleConfig(**info["schedule"]))
+        return cls(tokenizer, text_encoder, unet, load_vae(), schedule, info.get("prediction", "eps"))
+
+    @property
+    def latent_shape(self) -> tuple[int, int, int]:
+        return tuple(self.vae.config.latent_shape())
+
+    def encode(self, prompts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``prompts`` -> ``(ids [B, L], mask [B, L], states [B, L, D])``; an empty prompt gets the null condition
+        (zero states, mask all False). An over-long prompt is truncated by the tokenizer, with a warning."""
+        prompts = check_prompts(prompts)
+        ids, mask = self.tokenizer.encode(prompts)
+        states, _ = encode_prompts(self.tokenizer, self.text_encoder, prompts)
+        null = np.array([p.strip() == NULL_CAPTION for p in prompts])
+        mask = np.where(null[:, None], False, np.asarray(mask, bool))
+        states = np.where(null[:, None, None], 0.0, states).astype(np.float32)
+        return np.asarray(ids), mask, states
+
+    def __call__(self, prompts, *, steps: int = 50, guidance: float = 5.0, sampler: str = "ddim", seed: int = 0,
+                 eta: float = 0.0, return_stages: bool = False):
+        """Images ``[B, 28, 28, 1]`` in [-1, 1] for ``prompts`` (or :class:`Stages` with ``return_stages``).
+
+        Same prompts, settings and seed: the same images. ``guidance`` is w of
+        ``eps_null + w (eps_cond - eps_null)``; 1 is unguided.
+        """
+        prompts = check_prompts(prompts)
+        ids, mask, states = self.encode(prompts)
+        config = SamplerConfig(sampler=sampler, steps=steps, eta=eta, prediction=self.prediction)
+        k_noise, k_sample = jax.random.split(jax.random.key(seed))
+        x_T = jax.random.normal(k_noise, (len(prompts), *self.latent_shape))
+        out = sample(self.unet, x_T, self.schedule, k_sample, config=config, cond=jnp.asarray(states),
+                     cond_mask=jnp.asarray(mask), guidance=float(guidance), return_trajectory=return_stages)
+        images = np.asarray(_decode(self.vae, out.x0))
+        if not return_stages:
+            return images
+        tr = out.trajectory
+        return Stages(prompts, ids, mask, states, np.asarray(tr.t), np.asarray(x_T), np.asarray(tr.x_t),
+                      np.asarray(tr.eps), np.asarray(tr.x0), np.asarray(out.x0), images)
+
+    def generate(self, prompts: list[str], *, batch: int = 250, **kwargs) -> np.ndarray:
+        """Many prompts in batches of ``batch`` (one compiled shape: the last batch is padded with empty prompts);
+        seeds ``seed, seed + 1, ...`` per batch. Returns ``[N, 28, 28, 1]``."""
+        prompts = check_prompts(prompts)
+        seed = kwargs.pop("seed", 0)
+        out = []
+        for i, start in enumerate(range(0, len(prompts), batch)):
+            part = prompts[start : start + batch]
+            padded = part + [NULL_CAPTION] * (batch - len(part)) if len(prompts) > batch else part
+            out.append(self(padded, seed=seed + i, **kwargs)[: len(part)])
+        return np.concatenate(out)
+
+
+def pipeline_info(unet_config: UNetConfig, schedule: ScheduleConfig, prediction: str) -> dict:
+    """What :meth:`TextToImage.load` reads from ``unet.json`` (beside ``unet.npz``) to rebuild the pipeline."""
+    return {"unet": dataclasses.asdict(unet_config), "schedule": dataclasses.asdict(schedule),
+            "prediction": prediction}
