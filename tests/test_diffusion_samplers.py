@@ -10,7 +10,7 @@ import pytest
 from flax import nnx
 
 from genlab.models.unet import UNet, UNetConfig
-from genlab.samplers.diffusion import SamplerConfig, sample
+from genlab.samplers.diffusion import SamplerConfig, sample, sample_loop
 from genlab.samplers.guidance import cfg_combine
 from genlab.samplers.timesteps import previous_timesteps, timesteps
 from genlab.samplers.updates import ddim_coefficients, ddpm_coefficients
@@ -255,3 +255,11 @@ def test_unet_sampling_is_deterministic_and_guided():
     np.testing.assert_array_equal(a.x0, b.x0)
     np.testing.assert_allclose(run(jnp.float32(1.0)).x0, a.x0, atol=1e-4)
     assert np.all(np.isfinite(run(5.0).x0))
+
+
+def test_sample_loop_composes_with_a_users_jit():
+    config = SamplerConfig(sampler="dpmpp_2m", steps=6)
+    run = jax.jit(lambda x, key, w: sample_loop(cond_model, x, SCHEDULE, key, COND, guidance=w, config=config,
+                                                guided=True).x0)
+    expected = sample(cond_model, X_C, SCHEDULE, jax.random.key(0), config=config, cond=COND, guidance=2.0).x0
+    np.testing.assert_allclose(run(X_C, jax.random.key(0), 2.0), expected, rtol=1e-5, atol=1e-5)

@@ -137,9 +137,16 @@ def sample_loop(model, x_T: jax.Array, schedule: Schedule, key: jax.Array, cond=
                 guided: bool = False, return_trajectory: bool = False) -> SampleOutput:
     """The sampling loop, traceable and not compiled (``sample`` compiles it); see the module docstring.
 
-    x_T: [B, H, W, C] start noise; cond: [B, L, D], cond_mask: [B, L] bool or None; null_cond/null_mask:
-    [B, L, D]/[B, L] (needed when ``guided``). ``schedule`` and ``config`` are static (hashable).
+    x_T: [B, H, W, C] start noise; cond: [B, L, D], cond_mask: [B, L] bool or None (all True); null_cond,
+    null_mask: as for :func:`sample` (used when ``guided``). ``schedule``, ``config``, ``guided`` and
+    ``return_trajectory`` are static; call it inside your own ``jax.jit``/``nnx.jit`` to fuse it with more work.
     """
+    if cond is not None and cond_mask is None:
+        cond_mask = jnp.ones(cond.shape[:2], bool)
+    if guided:
+        if cond is None:
+            raise ValueError("guided sampling needs a condition: pass cond")
+        null_cond, null_mask = null_condition(cond, null_cond, null_mask)
     plan = make_plan(schedule, config)
     c = plan.coefficients
     f32 = functools.partial(jnp.asarray, dtype=jnp.float32)
@@ -202,9 +209,7 @@ def sample(model, x_T: jax.Array, schedule: Schedule, key: jax.Array, *, config:
             raise ValueError(f"cond must be [B, L, D] with B={x_T.shape[0]}, got shape {cond.shape}")
         cond_mask = jnp.ones(cond.shape[:2], bool) if cond_mask is None else jnp.asarray(cond_mask, bool)
         guided = not _is_one(guidance)
-    if guided:
-        null_cond, null_mask = null_condition(cond, null_cond, null_mask)
-    else:
+    if not guided:
         null_cond = null_mask = None
     run = _run_module if isinstance(model, nnx.Module) else _run_function
     return run(model, x_T, key, cond, cond_mask, null_cond, null_mask, jnp.asarray(guidance, jnp.float32),
