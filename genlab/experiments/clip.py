@@ -120,7 +120,8 @@ class CaptionedBatches:
 def train_clip(config: ClipExperimentConfig, data: ImageSet, tokenizer: Tokenizer, *, seed: int,
                progress: bool = False) -> tuple[CLIP, History]:
     """A CLIP trained from scratch on ``data`` for ``config.train.steps`` steps; deterministic in ``seed``."""
-    if tokenizer.vocab_size > config.model.text.vocab_size or tokenizer.context_length > config.model.text.context_length:
+    text = config.model.text
+    if tokenizer.vocab_size > text.vocab_size or tokenizer.context_length > text.context_length:
         raise ValueError(f"the tokenizer ({tokenizer.vocab_size} tokens, length {tokenizer.context_length}) does not "
                          f"fit the text encoder config {config.model.text}")
     k_init, k_train = jax.random.split(jax.random.key(seed))

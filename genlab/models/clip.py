@@ -28,7 +28,7 @@ from genlab.text.tokenizer import CONTEXT_LENGTH, VOCAB_SIZE
 class TextEncoderConfig:
     vocab_size: int = VOCAB_SIZE  # >= the tokenizer's vocabulary (its upper bound)
     context_length: int = CONTEXT_LENGTH  # learned positions for this many tokens
-    width: int = 48
+    width: int = 64  # the U-Net of latent-diffusion cross-attends to these states (its cond_dim)
     depth: int = 2
     num_heads: int = 4
 
