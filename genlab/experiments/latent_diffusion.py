@@ -120,11 +120,16 @@ def latent_batches(data: LatentData, batch_size: int, seed: int):
     return batches
 
 
+def unet_config(config: LatentDiffusionConfig, data: LatentData) -> UNetConfig:
+    """The U-Net reads the frozen text encoder's states: its cross-attention width is theirs."""
+    return dataclasses.replace(config.model, cond_dim=int(data.states.shape[-1]))
+
+
 def train_ldm(config: LatentDiffusionConfig, data: LatentData, *, seed: int, progress: bool = False
               ) -> tuple[UNet, History]:
     """Train the U-Net on ``data``; returns the EMA model (what samples) and the history."""
     k_init, k_train = jax.random.split(jax.random.key(seed))
-    model = UNet(config.model, rngs=nnx.Rngs(params=k_init))
+    model = UNet(unet_config(config, data), rngs=nnx.Rngs(params=k_init))
     ema_model = nnx.clone(model)
     optimizer = make_optimizer(model, config.optim, config.train.steps)
     obj = config.objective
@@ -173,7 +178,8 @@ def ship(config: LatentDiffusionConfig, out_dir: Path | None = None) -> dict[str
     unet, history = train_ldm(config, data, seed=0, progress=True)
     report = {"train_seconds": round(time.perf_counter() - t0, 1), "steps": config.train.steps,
               "train_source": data.source, "final_train_mse": float(np.mean(history.metrics["mse"][-50:]))}
-    info = {"config": dataclasses.asdict(config.model),
-            **pipeline_info(config.model, config.objective.schedule, config.objective.prediction), **report}
+    model = unet_config(config, data)
+    info = {"config": dataclasses.asdict(model),
+            **pipeline_info(model, config.objective.schedule, config.objective.prediction), **report}
     save_weights(unet, out_dir or LDM_DIR, "unet", info)
     return report
