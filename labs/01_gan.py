@@ -39,7 +39,6 @@
 # 15 minutes; on a GPU (`gpu`) a few minutes in total.
 
 # %%
-import functools
 import os
 import time
 
@@ -49,7 +48,7 @@ import numpy as np
 import optax
 from flax import nnx
 
-from genlab.data.toy2d import RING8
+from genlab.data.toy2d import RING8, batch_sampler
 from genlab.diagnostics.coverage import SampleRecorder, coverage_callback
 from genlab.figures.dirac import dirac_portrait
 from genlab.figures.gan2d import coverage_over_time, d_outputs_and_grad_norms, samples_over_training
@@ -304,7 +303,7 @@ def test_q2_only_high_quality_samples_cover(q2_mode_coverage):
 # evaluation for the figures.
 
 # %%
-ring8_batch = functools.partial(RING8.sample, n=RUN["batch_size"])  # ring8_batch(key) -> [B, 2] real points
+ring8_batch = batch_sampler("ring8", RUN["batch_size"])  # ring8_batch(key) -> [B, 2] real points
 
 
 def build_gan(key, settings):

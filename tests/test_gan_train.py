@@ -35,7 +35,7 @@ def test_tiny_run_has_finite_metrics_and_evaluations(tiny_run):
 
 
 def test_same_seed_same_numbers():
-    cfg = gan2d.shortened(Ring8Config.tiny(), steps=10, evaluations=1)
+    cfg = gan2d.with_steps(Ring8Config.tiny(), 10, every=10)
     a, b = train_gan2d(cfg, seed=3), train_gan2d(cfg, seed=3)
     assert a.history.metrics == b.history.metrics and a.final == b.final
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from genlab.data.toy2d import toy2d
+from genlab.data.toy2d import batch_sampler, toy2d
 from genlab.demos.gan2d import write_gan2d_demo
 from genlab.diagnostics.coverage import SampleRecorder, coverage_callback, coverage_eval
 from genlab.diagnostics.gan import diagnose, diagnose_callback
@@ -52,12 +52,24 @@ class Gan2DConfig:
     train: TrainConfig = TrainConfig(steps=5000, batch_size=512, log_every=500)  # metrics fetched at evaluations
     eval: Gan2DEval = Gan2DEval()
 
+    @classmethod
+    def cpu(cls):
+        return cls()
 
-TINY_EVAL = Gan2DEval(every=20, n_samples=500)
+
+def tiny_preset(config: Gan2DConfig, steps: int) -> Gan2DConfig:
+    """``config`` at toy size: small networks and batches, 500 samples every 20 steps."""
+    return dataclasses.replace(config, model=dataclasses.replace(config.model, latent_dim=8, g_width=32, d_width=32),
+                               train=TrainConfig(steps=steps, batch_size=64, log_every=20),
+                               eval=Gan2DEval(every=20, n_samples=500))
 
 
-def tiny_networks(model: MLPGANConfig) -> MLPGANConfig:
-    return dataclasses.replace(model, latent_dim=8, g_width=32, d_width=32)
+def with_steps(config: Gan2DConfig, steps: int, every: int | None = None) -> Gan2DConfig:
+    """``config`` for ``steps`` steps (and, given ``every``, evaluated and logged every ``every`` steps)."""
+    if every is None:
+        return dataclasses.replace(config, train=dataclasses.replace(config.train, steps=steps))
+    return dataclasses.replace(config, train=dataclasses.replace(config.train, steps=steps, log_every=every),
+                               eval=dataclasses.replace(config.eval, every=every))
 
 
 # ------------------------------------------------------------------------------------- gan-ring8, gan-grid25
@@ -81,20 +93,15 @@ class Ring8Config(Gan2DConfig):
 
     @classmethod
     def tiny(cls):
-        base, train = cls(), TrainConfig(steps=60, batch_size=64, log_every=20)
-        return dataclasses.replace(base, model=tiny_networks(base.model), train=train, eval=TINY_EVAL,
-                                   fixed=dataclasses.replace(base.fixed, train=train, eval_every=TINY_EVAL.every))
-
-    @classmethod
-    def cpu(cls):
-        return cls()
+        base = tiny_preset(cls(), steps=60)
+        return dataclasses.replace(base, fixed=dataclasses.replace(base.fixed, train=base.train,
+                                                                   eval_every=base.eval.every))
 
     @classmethod
     def gpu(cls):
-        base = cls()
+        base = with_steps(cls(), 20_000)
         fixed_train = dataclasses.replace(base.fixed.train, steps=2 * base.fixed.train.steps)
-        return dataclasses.replace(base, train=dataclasses.replace(base.train, steps=20_000),
-                                   fixed=dataclasses.replace(base.fixed, train=fixed_train))
+        return dataclasses.replace(base, fixed=dataclasses.replace(base.fixed, train=fixed_train))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -144,18 +151,11 @@ class DivergenceConfig(Gan2DConfig):
 
     @classmethod
     def tiny(cls):
-        base = cls()
-        return dataclasses.replace(base, model=tiny_networks(base.model), eval=TINY_EVAL,
-                                   train=TrainConfig(steps=40, batch_size=64, log_every=20))
-
-    @classmethod
-    def cpu(cls):
-        return cls()
+        return tiny_preset(cls(), steps=40)
 
     @classmethod
     def gpu(cls):
-        base = cls()
-        return dataclasses.replace(base, train=dataclasses.replace(base.train, steps=16_000))
+        return with_steps(cls(), 16_000)
 
 
 def non_saturating(config: DivergenceConfig) -> DivergenceConfig:
@@ -180,13 +180,6 @@ ARM_LABELS = {"minimax": "saturating loss", "non_saturating": "non-saturating lo
 
 
 # ------------------------------------------------------------------------------------------- training
-@functools.cache
-def real_sampler(data: str, batch_size: int):
-    """``sample_real(key) -> [batch_size, 2]`` of 2D set ``data``; one object per (data, batch_size), so the jitted
-    step (which takes it as a static argument) compiles once for every seed."""
-    return functools.partial(toy2d(data).sample, n=batch_size)
-
-
 def train_gan2d(config: Gan2DConfig, seed: int, *, snapshots: int = 0, live_diagnose: bool = False,
                 progress: bool = False, run_dir=None) -> GANRun:
     """Train one seed; evaluate VEEGAN coverage every ``config.eval.every`` steps and at the end.
@@ -204,7 +197,7 @@ def train_gan2d(config: Gan2DConfig, seed: int, *, snapshots: int = 0, live_diag
         recorder(0, objects, None)
     if live_diagnose:
         callbacks.append(diagnose_callback())
-    step = cached_gan_step(objects, config.objective, real_sampler(config.data, config.train.batch_size))
+    step = cached_gan_step(objects, config.objective, batch_sampler(config.data, config.train.batch_size))
     history, error, seconds = fit_gan(objects, step, None, config.train, k_train, callbacks=callbacks,
                                       every=config.eval.every, progress=progress, run_dir=run_dir,
                                       desc=f"gan {config.data} seed {seed}")
@@ -292,10 +285,7 @@ class Gan2DDemoConfig:
 
 
 def shortened(config: Gan2DConfig, steps: int, evaluations: int) -> Gan2DConfig:
-    """``config`` for ``steps`` steps with about ``evaluations`` evaluations."""
-    every = max(steps // evaluations, 1)
-    return dataclasses.replace(config, train=dataclasses.replace(config.train, steps=steps, log_every=every),
-                               eval=dataclasses.replace(config.eval, every=every))
+    return with_steps(config, steps, every=max(steps // evaluations, 1))
 
 
 @register_demo("gan2d", config=Gan2DDemoConfig, order=20)

@@ -2,7 +2,7 @@
 
 Real data reaches the step as a batch ``{"x": [B, ...], optional "label": [B]}`` from ``fit``'s
 ``batches(step)``, or, for data drawn afresh for every D update (2D toy sets), through a bound
-``sample_real(key) -> [B, ...]`` function (e.g. ``functools.partial(RING8.sample, n=256)``).
+``sample_real(key) -> [B, ...]`` function (e.g. ``genlab.data.toy2d.batch_sampler("ring8", 256)``).
 
 Conventions (shared/REFERENCES.md): D returns a logit ``l``; for the probability losses D(x) = σ(l).
 With ``f = softplus``, ``-log σ(l) = softplus(-l)`` and ``-log(1 - σ(l)) = softplus(l)``.
@@ -134,7 +134,7 @@ def _real_batch(batch: Any, key: jax.Array, sample_real: SampleReal | None) -> t
         return batch["x"], batch.get("label")
     if sample_real is None:
         raise ValueError("gan_train_step got batch=None and no sample_real: pass batches to fit, or bind a real-data "
-                         "sampler with make_gan_step(settings, sample_real=functools.partial(RING8.sample, n=256))")
+                         "sampler with make_gan_step(settings, sample_real=batch_sampler('ring8', 256))")
     return sample_real(key), None
 
 
