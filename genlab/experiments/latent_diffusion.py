@@ -53,11 +53,11 @@ class LDMObjective:
 
 @dataclasses.dataclass(frozen=True)
 class LatentDiffusionConfig:
-    model: UNetConfig = UNetConfig(in_channels=4, channels=(64, 128), attn_levels=(1,), mid_attention=True,
-                                   cond_dim=64, num_heads=4, time_dim=128)
+    model: UNetConfig = UNetConfig(in_channels=4, channels=(32, 64), attn_levels=(1,), mid_attention=True,
+                                   cond_dim=64, num_heads=4, time_dim=64)
     objective: LDMObjective = LDMObjective()
     optim: OptimConfig = OptimConfig(learning_rate=1e-3, warmup_steps=200, clip_norm=1.0)
-    train: TrainConfig = TrainConfig(steps=6000, batch_size=128, log_every=100)
+    train: TrainConfig = TrainConfig(steps=3000, batch_size=128, log_every=100)
     eval: LDMEval = LDMEval()
 
     @classmethod
