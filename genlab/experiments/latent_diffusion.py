@@ -172,7 +172,8 @@ def run(config: LatentDiffusionConfig, seeds: list[int]) -> dict[str, Any]:
 
 @register_ship("latent-diffusion")
 def ship(config: LatentDiffusionConfig, out_dir: Path | None = None) -> dict[str, Any]:
-    """Train (seed 0) and write ``data/ldm/unet.{npz,json}``: the U-Net of ``TextToImage.load()``."""
+    """Train (seed 0), write ``data/ldm/unet.{npz,json}`` (the U-Net of ``TextToImage.load()``), then evaluate it
+    as ``genlab eval latent-diffusion`` does (the report goes into the json)."""
     data = latent_data(config, 0)
     t0 = time.perf_counter()
     unet, history = train_ldm(config, data, seed=0, progress=True)
@@ -180,6 +181,8 @@ def ship(config: LatentDiffusionConfig, out_dir: Path | None = None) -> dict[str
               "train_source": data.source, "final_train_mse": float(np.mean(history.metrics["mse"][-50:]))}
     model = unet_config(config, data)
     info = {"config": dataclasses.asdict(model),
-            **pipeline_info(model, config.objective.schedule, config.objective.prediction), **report}
-    save_weights(unet, out_dir or LDM_DIR, "unet", info)
+            **pipeline_info(model, config.objective.schedule, config.objective.prediction)}
+    save_weights(unet, out_dir or LDM_DIR, "unet", {**info, **report})  # the weights land before the evaluation
+    report["eval"] = evaluate(pipeline_for(config, unet), config.eval, 0)
+    save_weights(unet, out_dir or LDM_DIR, "unet", {**info, **report})
     return report
