@@ -71,7 +71,7 @@ def odeint(field, x, *, method: str = "euler", steps: int = 100, t0: float = 0.0
         raise ValueError(f"unknown method {method!r}: choose one of {', '.join(STAGES)}, dopri5")
     if steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
-    ts = jnp.linspace(t0, t1, steps + 1, dtype=jnp.float32)  # [steps + 1]
+    ts = jnp.linspace(t0, t1, steps + 1)  # [steps + 1] (float64 only under x64)
 
     def body(x, t_pair):
         t, t_next = t_pair[0], t_pair[1]
