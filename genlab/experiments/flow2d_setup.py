@@ -222,7 +222,7 @@ def summarize(name: str, runs: list[dict], config) -> dict:
             "nll_perfect_model": m.get("nll_perfect_model"), "nll_nfe": m["nll_nfe"],
             "straightness_mean": m["straightness"], "straightness_perfect_model": m["straightness_perfect_model"],
             "oracle": oracle_kind(name), "oracle_error_per_t": m["oracle_error"], "quality_vs_nfe": m["quality_vs_nfe"],
-            "final_loss": m["final_loss"], "seconds_mean": m["seconds"],
+            "final_loss": m["final_loss"], "train_seconds_mean": m["train_seconds"], "seconds_mean": m["seconds"],
             "seconds_max": max(r["seconds"] for r in runs), "cpu_seconds_mean": m["cpu_seconds"],
             "per_seed": [{"main": r["reflow"]["rounds"][-1]["main"] if reflowed else r["main"]["model"],
                           "straightness": r["straightness"], "seconds": r["seconds"],
