@@ -110,7 +110,8 @@ def test_moons_oracle_mixture_is_toy2d_moons():
 def test_flow2d_tiny_runs_and_returns_the_issue_keys(variant):
     from genlab.experiments import flow2d
 
-    config = flow2d.VARIANTS[variant](dataclasses.replace(flow2d.Flow2DConfig.tiny(), datasets=("ring8", "checkerboard")))
+    tiny = dataclasses.replace(flow2d.Flow2DConfig.tiny(), datasets=("ring8", "checkerboard"))
+    config = flow2d.VARIANTS[variant](tiny)
     out = json.loads(json.dumps(flow2d.run(config, [0])))
     assert set(out) == {"ring8", "checkerboard"}
     ring = out["ring8"]

@@ -48,6 +48,7 @@ NFE_GRID = (("euler", 1), ("euler", 2), ("euler", 4), ("euler", 8), ("euler", 16
 @dataclasses.dataclass(frozen=True)
 class ReflowConfig:
     rounds: int = 0  # 0: none; 1: 2-rectified flow; 2: also 3-rectified
+    variant_rounds: int = 1  # what the ``reflow`` variant sets ``rounds`` to
     pairs: int = 20_000  # simulated (x0, ODE(x0)) pairs per round
     method: str = "euler"  # solver that simulates the pairs (the main sampler: the sharpest on ring8) ...
     steps: int = 100  # ... and its steps
@@ -102,7 +103,8 @@ class Flow2DConfig:
     @classmethod
     def gpu(cls) -> Flow2DConfig:
         return cls(model=MLPFieldConfig(width=256, depth=4), train=TrainConfig(steps=20_000, batch_size=1024),
-                   reflow=ReflowConfig(pairs=100_000, train=TrainConfig(steps=10_000, batch_size=1024)))
+                   reflow=ReflowConfig(pairs=100_000, variant_rounds=2,
+                                       train=TrainConfig(steps=10_000, batch_size=1024)))
 
 
 def otcfm(config: Flow2DConfig) -> Flow2DConfig:
@@ -110,7 +112,7 @@ def otcfm(config: Flow2DConfig) -> Flow2DConfig:
 
 
 def reflow(config: Flow2DConfig) -> Flow2DConfig:
-    return dataclasses.replace(config, reflow=dataclasses.replace(config.reflow, rounds=1))
+    return dataclasses.replace(config, reflow=dataclasses.replace(config.reflow, rounds=config.reflow.variant_rounds))
 
 
 VARIANTS = {"icfm": identity, "otcfm": otcfm, "reflow": reflow}
@@ -143,17 +145,20 @@ def run_seed(config: Flow2DConfig, name: str, seed: int) -> dict:
 
     z = jax.random.normal(k_z, (ev.samples, 2))
     real = np.asarray(data.sample(k_real, ev.samples))
-    main = _sample_quality(model, mix, path, name, z, real, scale, ev.method, ev.steps)
-    out = {"main": main,
+
+    def at(model_, method, steps):  # model and oracle quality with this sampler, on the same noise
+        return _sample_quality(model_, mix, path, name, z, real, scale, method, steps)
+
+    out = {"main": at(model, ev.method, ev.steps),
            "energy_floor": round(S.energy_distance(np.asarray(data.sample(k_floor, ev.samples)), real), 5),
-           "quality_vs_nfe": [_sample_quality(model, mix, path, name, z, real, scale, m, s) for m, s in ev.nfe_grid],
+           "quality_vs_nfe": [at(model, m, s) for m, s in ev.nfe_grid],
            "oracle_error": {"t": list(ev.oracle_ts), "step": [0] + [e["step"] for e in history.evals],
                             "mse": [untrained["oracle_mse"]] + [e["oracle_mse"] for e in history.evals]},
            "final_loss": history.metrics["loss"][-1],
            "straightness": float(model_straightness(model, z, steps=ev.straightness_steps)),
            "straightness_perfect_model": float(jax.jit(functools.partial(
                field_straightness, oracle.field(mix, path), steps=ev.straightness_steps))(z))}
-    x_nll = np.asarray(data.sample(jax.random.fold_in(k_nll, 1), ev.nll_samples))
+    x_nll = np.asarray(data.sample(k_nll, ev.nll_samples))  # held out: eval keys only
     out["nll"], out["nll_nfe"] = S.model_nll(model, x_nll, scale, ev.nll_method, ev.nll_steps)
     out["nll_perfect_model"] = S.oracle_nll(mix, path, x_nll, scale, ev.nll_method, ev.nll_steps)[0] if exact else None
     true = S.true_log_prob(name, x_nll)
@@ -162,8 +167,7 @@ def run_seed(config: Flow2DConfig, name: str, seed: int) -> dict:
 
     if config.reflow.rounds:
         rc = config.reflow
-        euler = {str(s): _sample_quality(model, mix, path, name, z, real, scale, "euler", s)["model"]
-                 for s in ev.euler_steps}
+        euler = {str(s): at(model, "euler", s)["model"] for s in ev.euler_steps}
         rounds = []
         for r in range(rc.rounds):
             k_pairs, k_fit = jax.random.split(jax.random.fold_in(k_reflow, r))
@@ -174,10 +178,8 @@ def run_seed(config: Flow2DConfig, name: str, seed: int) -> dict:
                          batches, rc.train, rc.optim, k_fit, desc=f"reflow {r + 1} {name}")
             rounds.append({"rectified": r + 2,
                            "straightness": float(model_straightness(model, z, steps=ev.straightness_steps)),
-                           "main": _sample_quality(model, mix, path, name, z, real, scale, ev.method, ev.steps)
-                           ["model"],
-                           "euler": {str(s): _sample_quality(model, mix, path, name, z, real, scale, "euler", s)["model"]
-                                     for s in ev.euler_steps}})
+                           "main": at(model, ev.method, ev.steps)["model"],
+                           "euler": {str(s): at(model, "euler", s)["model"] for s in ev.euler_steps}})
         out["reflow"] = {"before": {"straightness": out["straightness"], "euler": euler}, "rounds": rounds}
     out["seconds"] = time.perf_counter() - start
     out["cpu_seconds"] = time.process_time() - cpu_start

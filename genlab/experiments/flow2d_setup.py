@@ -43,7 +43,7 @@ def moons_mixture(points_per_arc: int = 1000) -> oracle.GaussianMixture:
 
 
 @functools.lru_cache(maxsize=None)
-def data_mixture(name: str, empirical_points: int = 8192) -> tuple[oracle.GaussianMixture, bool]:
+def data_mixture(name: str, empirical_points: int = 4096) -> tuple[oracle.GaussianMixture, bool]:
     """``(mixture, exact)`` in data units: the oracle's data distribution and whether it is the true one."""
     data = toy2d(name)
     if data.centers is not None:
@@ -64,7 +64,7 @@ def oracle_kind(name: str) -> str:
     if toy2d(name).centers is not None:
         return "exact mixture"
     return "arc mixture, sigma 0.05 (exact up to the arc's discretisation)" if name == "moons" else \
-        "empirical (sigma -> 0) of 8192 draws"
+        "empirical (sigma -> 0) of 4096 draws"
 
 
 def true_log_prob(name: str, x: np.ndarray) -> np.ndarray | None:
@@ -121,7 +121,8 @@ def sample_oracle(z, *, mix, path, method: str, steps: int):
 
 @functools.partial(nnx.jit, static_argnames=("mix", "path"))
 def oracle_mse(model, x0, x1, ts, *, mix, path):
-    """``[T]``: E‖v_θ(x_t, t) − u*(x_t, t)‖² at each ``t`` in ``ts``, x_t from independent pairs ``x0, x1: [N, 2]``."""
+    """``[T]``: E‖v_θ(x_t, t) − u*(x_t, t)‖² at each ``t`` in ``ts``; x_t from independent pairs ``x0, x1: [N, 2]``
+    (the marginal of the I-CFM path)."""
 
     def at(t):
         x_t, _ = path.sample(x0, x1, jnp.full(x0.shape[:1], t))
