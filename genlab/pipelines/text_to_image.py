@@ -129,7 +129,7 @@ class TextToImage:
         if not return_stages:
             return images
         tr = out.trajectory
-        return Stages(prompts, ids, mask, states, np.asarray(tr.t), np.asarray(x_T), np.asarray(tr.x_t),
+        return Stages(prompts, ids, mask, states, np.asarray(tr.timesteps), np.asarray(x_T), np.asarray(tr.x_t),
                       np.asarray(tr.eps), np.asarray(tr.x0), np.asarray(out.x0), images)
 
     def generate(self, prompts: list[str], *, batch: int = 250, **kwargs) -> np.ndarray:
