@@ -18,7 +18,8 @@ class Attention(nnx.Module):
     """Multi-head scaled dot-product attention (Vaswani et al. 2017, eq. 1).
 
     ``x: [B, T, dim]`` queries; ``context: [B, S, context_dim]`` keys/values (``x`` itself when None);
-    ``mask: [B, S]`` bool (True = attend) or None -> ``[B, T, dim]``.
+    ``mask: [B, S]`` bool (True = attend) or None -> ``[B, T, dim]``; ``causal=True`` (self-attention,
+    T == S) also lets token t attend only to tokens <= t, as a GPT or CLIP text encoder does.
     A row whose mask is all False attends to nothing and returns zeros (e.g. an empty prompt).
     """
 
@@ -32,15 +33,16 @@ class Attention(nnx.Module):
         self.v = nnx.Linear(kv_dim, dim, use_bias=False, rngs=rngs)
         self.out = nnx.Linear(dim, dim, rngs=rngs)
 
-    def __call__(self, x: jax.Array, context: jax.Array | None = None, mask: jax.Array | None = None) -> jax.Array:
+    def __call__(self, x: jax.Array, context: jax.Array | None = None, mask: jax.Array | None = None,
+                 causal: bool = False) -> jax.Array:
         context = x if context is None else context
         b, t, d = x.shape
         s = context.shape[1]
         heads = lambda a, n: a.reshape(b, n, self.num_heads, d // self.num_heads)  # noqa: E731
         q, k, v = heads(self.q(x), t), heads(self.k(context), s), heads(self.v(context), s)  # [B, T|S, N, d/N]
         attn_mask = None if mask is None else mask.astype(bool)[:, None, None, :]  # [B, 1, 1, S]
-        h = jax.nn.dot_product_attention(q, k, v, mask=attn_mask).reshape(b, t, d)  # [B, T, dim]
-        h = self.out(h)
+        h = jax.nn.dot_product_attention(q, k, v, mask=attn_mask, is_causal=causal)  # [B, T, N, dim/N]
+        h = self.out(h.reshape(b, t, d))  # [B, T, dim]
         if mask is not None:  # all-masked rows: the softmax would spread over masked keys; give zeros instead
             h = h * jnp.any(mask, axis=-1)[:, None, None].astype(h.dtype)
         return h
