@@ -564,7 +564,6 @@ def test_q4_loop_matches_genlab_sampler(q4_ddim_sample):
     import numpy as np
 
     from genlab.samplers.diffusion import SamplerConfig, sample
-from genlab.samplers.timesteps import timesteps
     from genlab.samplers.timesteps import timesteps
     from genlab.schedules.diffusion import make_schedule
 
