@@ -143,8 +143,8 @@ def pipeline_diagram(stages: Stages, index: int = 0, *, pieces: Sequence[str] | 
         ax.set_axis_off()
     axes[1, 0].text(0.0, 0.5, "U-Net sagt Rauschen vorher:\nthe noise estimate ε̂ in x_t\n(guided), "
                     "from which\nthe sampler computes\nthe next latent", fontsize=7, va="center")
-    axes[1, -2].text(0.0, 0.5, "the final step jumps\nto t = 0: z_0 is the\nlast x̂0 estimate", fontsize=7,
-                     va="center")
+    axes[1, -2].text(0.0, 0.5, "the last step jumps\nto clean data (ᾱ = 1):\nz_0 is the last\nx̂0 estimate",
+                     fontsize=7, va="center")
     bottom.suptitle(f"Sampler (Entrauschen): {n} steps from noise to a clean latent", fontsize=9)
     fig.suptitle("From prompt to image (Vom Prompt zum Bild): text → condition; noise → latent → pixels",
                  fontsize=10)
