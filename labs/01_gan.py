@@ -48,13 +48,14 @@ import numpy as np
 import optax
 from flax import nnx
 
-from genlab.data.toy2d import RING8
+from genlab.data.toy2d import RING8, batch_sampler
 from genlab.diagnostics.coverage import SampleRecorder, coverage_callback
 from genlab.figures.dirac import dirac_portrait
 from genlab.figures.gan2d import coverage_over_time, d_outputs_and_grad_norms, samples_over_training
 from genlab.models.gan import MLPDiscriminator, MLPGenerator
-from genlab.objectives.gan import GANSettings, generate, make_gan_step
+from genlab.objectives.gan import GANSettings, make_gan_step
 from genlab.presets import resolve_preset
+from genlab.samplers.gan import generate
 from genlab.train import fit
 
 SEED = 42  # otter sets the grading seed here; every key below comes from it
@@ -292,19 +293,24 @@ def test_q2_only_high_quality_samples_cover(q2_mode_coverage):
 # %% [markdown]
 # ## 2. Training a GAN on ring8
 #
-# `build_gan` makes G, D and their optimisers. `make_gan_step(GANSettings(...))` is genlab's train
-# step: one D update (on a fresh real batch and fresh fakes), then one G update, with the losses of Q1
-# (`loss="non_saturating"`). `fit(objects, step, batches, steps=..., key=...)` runs it; with
-# `batches=None` the step samples its own ring8 batch from its key. `coverage_callback` evaluates the
-# VEEGAN numbers every `eval_every` steps into `history.evals`; a `SampleRecorder` keeps 500 samples
-# at each evaluation for the figures.
+# A GAN's settings live in one `GANSettings(...)`: the loss (`loss="non_saturating"`, Q1's) and, in Q4,
+# the packing degree. `build_gan(key, settings)` makes G, D and their optimisers for those settings.
+# `make_gan_step(settings, sample_real=ring8_batch)` is genlab's train step: one D update (on a fresh
+# real batch and fresh fakes), then one G update; `ring8_batch(key)` draws its real batch of
+# `RUN["batch_size"]` ring8 points. `fit(objects, step, batches, steps=..., key=...)` runs it; with
+# `batches=None` the step draws its own data from its key. `coverage_callback` evaluates the VEEGAN
+# numbers every `eval_every` steps into `history.evals`; a `SampleRecorder` keeps 500 samples at each
+# evaluation for the figures.
 
 # %%
-def build_gan(key, pack=1):
-    """(G, D, opt_g, opt_d) for ring8; D reads `pack` samples at once (2 * pack inputs)."""
+ring8_batch = batch_sampler("ring8", RUN["batch_size"])  # ring8_batch(key) -> [B, 2] real points
+
+
+def build_gan(key, settings):
+    """(G, D, opt_g, opt_d) for ring8; D reads `settings.pack` samples at once (2 * pack inputs)."""
     k_g, k_d = jax.random.split(key)
     G = MLPGenerator(latent_dim=256, width=128, depth=2, rngs=nnx.Rngs(k_g))
-    D = MLPDiscriminator(in_dim=2 * pack, width=128, depth=1, rngs=nnx.Rngs(k_d))
+    D = MLPDiscriminator(in_dim=2 * settings.pack, width=128, depth=1, rngs=nnx.Rngs(k_d))
     lr = optax.cosine_decay_schedule(RUN["lr"], RUN["steps"])
     opt_g = nnx.Optimizer(G, optax.adam(lr, b1=0.5), wrt=nnx.Param)
     opt_d = nnx.Optimizer(D, optax.adam(lr, b1=0.5), wrt=nnx.Param)
@@ -326,7 +332,7 @@ k_q3, k_q4, k_eval = jax.random.split(jax.random.key(SEED), 3)
 
 # %% [markdown]
 # **Q3. Reproduce mode collapse (2 points).** Train the vanilla GAN for `RUN["steps"]` steps:
-# build it with `build_gan(k_init)`, run `fit` with the step `q3_step` and key `k_train`, and pass
+# build it with `build_gan(k_init, q3_settings)`, run `fit` with the step `q3_step` and key `k_train`, and pass
 # `callbacks=[q3_eval, q3_snapshots]` and `callback_every=RUN["eval_every"]`. Keep the returned history in
 # `q3_history`. Then draw `q3_samples`: `N_EVAL` samples of the trained G as a NumPy array
 # `[2500, 2]` (use `generate(G, k_eval, N_EVAL)`), and measure them:
@@ -341,10 +347,11 @@ k_q3, k_q4, k_eval = jax.random.split(jax.random.key(SEED), 3)
 
 # %%
 k_init, k_train = jax.random.split(k_q3)
-q3_step = make_gan_step(GANSettings(loss="non_saturating", dataset="ring8", batch_size=RUN["batch_size"]))
-q3_eval = coverage_callback("ring8", k_eval, N_EVAL)
+q3_settings = GANSettings(loss="non_saturating")
+q3_step = make_gan_step(q3_settings, sample_real=ring8_batch)
+q3_eval = coverage_callback(RING8, k_eval, N_EVAL)
 q3_snapshots = SampleRecorder(k_eval, 500)
-q3_G, q3_D, q3_opt_g, q3_opt_d = build_gan(k_init)
+q3_G, q3_D, q3_opt_g, q3_opt_d = build_gan(k_init, q3_settings)
 start = time.perf_counter()
 # q3_history = fit(...): your code here
 # BEGIN SOLUTION
@@ -424,10 +431,10 @@ d_outputs_and_grad_norms(q3_history, "vanilla GAN (non-saturating loss)")
 # (a) Write `q4_pack(x, m)`: `[B, d] -> [B/m, m·d]`, row i the concatenation of samples
 # `i·m, ..., i·m + m − 1` (in that order). Raise a `ValueError` when B is not a multiple of m.
 #
-# (b) Train the same GAN with packing m = 4 (`build_gan(k_init, pack=4)` and
-# `GANSettings(..., pack=4)`; genlab's step packs with `genlab.objectives.gan.pack`, which does what
-# your `q4_pack` does). Keep `q4_history`, `q4_samples`, `q4_modes, q4_hq` and `q4_top_share`
-# exactly as in Q3.
+# (b) Train the same GAN with packing m = 4: `q4_settings = GANSettings(..., pack=4)`, then
+# `build_gan(k_init, q4_settings)` (D widens to 4 samples) and `make_gan_step(q4_settings, ...)` (the step
+# packs with `genlab.objectives.gan.pack`, which does what your `q4_pack` does). Keep `q4_history`,
+# `q4_samples`, `q4_modes, q4_hq` and `q4_top_share` exactly as in Q3.
 
 # %% [raw]
 # # BEGIN SOLUTION
@@ -443,11 +450,11 @@ def q4_pack(x, m):
 
 
 k_init, k_train = jax.random.split(k_q4)
-q4_eval = coverage_callback("ring8", k_eval, N_EVAL)
+q4_eval = coverage_callback(RING8, k_eval, N_EVAL)
 q4_snapshots = SampleRecorder(k_eval, 500)
-q4_settings = GANSettings(loss="non_saturating", dataset="ring8", batch_size=RUN["batch_size"], pack=4)  # SOLUTION
-q4_step = make_gan_step(q4_settings)  # SOLUTION
-q4_G, q4_D, q4_opt_g, q4_opt_d = build_gan(k_init, pack=4)  # SOLUTION
+q4_settings = GANSettings(loss="non_saturating", pack=4)  # SOLUTION
+q4_step = make_gan_step(q4_settings, sample_real=ring8_batch)  # SOLUTION
+q4_G, q4_D, q4_opt_g, q4_opt_d = build_gan(k_init, q4_settings)  # SOLUTION
 start = time.perf_counter()
 # q4_history = fit(...): your code here
 # BEGIN SOLUTION
@@ -618,7 +625,7 @@ print("your own runs:", {"Q3 vanilla": q5_classify(q3_history), "Q4 PacGAN4": q5
 def test_q5_blown_up_run(q5_classify):
     import numpy as np
 
-    from genlab.train.engine import History
+    from genlab.train.history import History
 
     n = 100
     metrics = {"d_real": [0.5] * n, "d_fake": [0.5] * n, "grad_norm_g": [1.0] * n, "d_loss": [1.4] * n}
@@ -632,7 +639,7 @@ def test_q5_blown_up_run(q5_classify):
 def test_q5_synthetic_runs(q5_classify):
     import numpy as np
 
-    from genlab.train.engine import History
+    from genlab.train.history import History
 
     def run(d_real, d_fake, modes, n=200):
         metrics = {"d_real": list(d_real), "d_fake": list(d_fake), "grad_norm_g": [1.0] * n, "d_loss": [1.3] * n}

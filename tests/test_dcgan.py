@@ -65,7 +65,7 @@ def test_unconditional_modules_ignore_labels():
 
 
 def test_minibatch_std_and_packing_widen_the_discriminator_input():
-    D = Discriminator.from_config(tiny(minibatch_std=True, pack=2), rngs=nnx.Rngs(0))
+    D = Discriminator.from_config(tiny(minibatch_std=True), pack=2, rngs=nnx.Rngs(0))
     assert D(jnp.zeros((B, 28, 28, 2))).shape == (B,)
     x = jax.random.normal(jax.random.key(3), (B, 28, 28, 2))
     collapsed = jnp.repeat(x[:1], B, axis=0)
@@ -86,8 +86,8 @@ def test_pixel_norm_gives_unit_rms_features():
     ],
 )
 def test_a_few_shared_train_steps_give_finite_metrics(settings, num_classes):
-    cfg = tiny(num_classes=num_classes, pack=settings.pack, minibatch_std=True)
-    G, D = build(cfg, jax.random.key(0))
+    cfg = tiny(num_classes=num_classes, minibatch_std=True)
+    G, D = build(cfg, jax.random.key(0), pack=settings.pack)
     opt_g = nnx.Optimizer(G, optax.adam(1e-3, b1=0.5), wrt=nnx.Param)
     opt_d = nnx.Optimizer(D, optax.adam(1e-3, b1=0.5), wrt=nnx.Param)
     step = make_gan_step(settings)

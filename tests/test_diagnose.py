@@ -7,7 +7,8 @@ import pytest
 
 from genlab.diagnostics.gan import Finding, diagnose, diagnose_callback
 from genlab.diagnostics.records import load_history, save_history
-from genlab.train.engine import History, NonFiniteError
+from genlab.train.engine import NonFiniteError
+from genlab.train.history import History
 
 STEPS = 2000
 

@@ -1,4 +1,4 @@
-"""gan-fmnist: recipes per variant, batches, class evaluation, figures, and the tiny experiment end to end."""
+"""gan-fmnist: recipes per variant, presets, batches, class evaluation, figures, and the tiny experiment end to end."""
 
 import math
 
@@ -7,25 +7,30 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
+from genlab.diagnostics.coverage import class_eval
+from genlab.experiments import EXPERIMENTS
 from genlab.experiments import gan_fmnist as gf
 from genlab.figures.gan_images import class_histograms_over_training, grids_over_training, tile
-from genlab.train.engine import History
+from genlab.train.history import History
 
 matplotlib.use("Agg")
 
 
-def test_variants_set_their_recipes():
-    base = gf.GanFmnistConfig.tiny()
-    vanilla, fixed, cond = (gf.for_variant(base, v) for v in ("vanilla", "fixed", "conditional"))
-    assert vanilla.loss == "minimax" and vanilla.r1_gamma == 0 and not vanilla.minibatch_std
-    assert vanilla.lr_d > vanilla.lr_g  # the strong discriminator (in every variant)
-    assert fixed.loss == "non_saturating" and fixed.r1_gamma > 0 and fixed.minibatch_std and fixed.num_classes == 0
-    assert cond.num_classes == 10 and cond.loss == fixed.loss
+@pytest.mark.parametrize("preset", ["tiny", "cpu", "gpu"])
+def test_variants_set_their_recipes(preset):
+    exp = EXPERIMENTS["gan-fmnist"]
+    assert exp.default_variant == "fixed" and exp.configure(preset) == getattr(gf.GanFmnistConfig, preset)()
+    vanilla, fixed, cond = (exp.configure(preset, v) for v in ("vanilla", "fixed", "conditional"))
+    assert vanilla.objective.loss == "minimax" and vanilla.objective.r1_gamma == 0 and not vanilla.model.minibatch_std
+    assert vanilla.optim_d.learning_rate > vanilla.optim_g.learning_rate  # the strong discriminator (every variant)
+    assert fixed.objective.loss == "non_saturating" and fixed.objective.r1_gamma > 0
+    assert fixed.model.minibatch_std and fixed.model.num_classes == 0
+    assert cond.model.num_classes == 10 and cond.objective == fixed.objective
     # Everything but the recipe is shared: a fair comparison.
-    assert (vanilla.steps, vanilla.batch_size, vanilla.lr_g, vanilla.lr_d) == (fixed.steps, fixed.batch_size,
-                                                                               fixed.lr_g, fixed.lr_d)
+    assert (vanilla.train, vanilla.optim_g, vanilla.optim_d, vanilla.eval) == (fixed.train, fixed.optim_g,
+                                                                               fixed.optim_d, fixed.eval)
     with pytest.raises(ValueError, match="choose one of"):
-        gf.for_variant(base, "nope")
+        exp.configure(preset, "nope")
 
 
 def test_batches_are_deterministic_and_carry_labels_only_when_asked():
@@ -42,11 +47,11 @@ def test_class_eval_sees_all_classes_in_real_images():
     from genlab.data.images import load_images
 
     real = load_images("fashion_mnist", "test", limit=500)
-    e = gf.class_eval(real.images)
+    e = class_eval(real.images)
     assert e["classes_covered"] == 10 and e["n_classes"] == 10 and len(e["covered"]) == 10
     assert e["class_entropy"] > 0.95 * math.log(10)
     one_image = np.repeat(real.images[:1], 100, axis=0)  # a fully collapsed "generator"
-    e1 = gf.class_eval(one_image)
+    e1 = class_eval(one_image)
     assert e1["classes_covered"] == 1 and e1["class_entropy"] == pytest.approx(0.0, abs=1e-9)
     assert e1["kl_to_uniform"] == pytest.approx(math.log(10))
 
@@ -74,7 +79,7 @@ def test_figures_are_figures():
 
 @pytest.mark.slow
 def test_tiny_experiment_returns_the_metric_keys():
-    out = gf.run("tiny", seeds=[0], variant="fixed")
+    out = gf.run(gf.GanFmnistConfig.tiny(), seeds=[0])
     for key in ("classes_covered_mean", "classes_covered_std", "class_entropy_mean", "kl_to_uniform_mean",
                 "frechet_mean", "frechet_real_floor_mean", "seconds_per_seed", "per_seed", "findings", "recipe"):
         assert key in out, key

@@ -1,5 +1,7 @@
 """GAN losses, penalties and packing: values and gradients on known inputs."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -7,7 +9,9 @@ import optax
 import pytest
 from flax import nnx
 
+from genlab.data.toy2d import GRID25, RING8
 from genlab.models.gan import MLPDiscriminator, MLPGenerator
+from genlab.models.layers.minibatch import minibatch_stddev
 from genlab.objectives import gan
 
 
@@ -71,23 +75,24 @@ def test_pack_shapes_and_order():
 def test_minibatch_stddev_sees_a_collapsed_batch():
     same = jnp.ones((8, 3))
     spread = jax.random.normal(jax.random.key(0), (8, 3))
-    assert gan.minibatch_stddev(same).shape == (8, 4)
-    assert float(gan.minibatch_stddev(same)[0, -1]) < 1e-3 < float(gan.minibatch_stddev(spread)[0, -1])
+    assert minibatch_stddev(same).shape == (8, 4)
+    assert float(minibatch_stddev(same)[0, -1]) < 1e-3 < float(minibatch_stddev(spread)[0, -1])
 
 
-@pytest.mark.parametrize("settings", [
-    gan.GANSettings(dataset="ring8", batch_size=32),
-    gan.GANSettings(loss="minimax", dataset="grid25", batch_size=32, r1_gamma=1.0, pack=2),
-    gan.GANSettings(loss="wgan", dataset="ring8", batch_size=32, gp_weight=10.0, n_critic=2),
-    gan.GANSettings(loss="hinge", dataset="ring8", batch_size=32),
+@pytest.mark.parametrize("settings, data", [
+    (gan.GANSettings(), RING8),
+    (gan.GANSettings(loss="minimax", r1_gamma=1.0, pack=2), GRID25),
+    (gan.GANSettings(loss="wgan", gp_weight=10.0, n_critic=2), RING8),
+    (gan.GANSettings(loss="hinge"), RING8),
 ])
-def test_train_step_returns_the_metric_names(settings):
+def test_train_step_returns_the_metric_names(settings, data):
     G = MLPGenerator(latent_dim=4, width=16, rngs=nnx.Rngs(0))
     D = MLPDiscriminator(in_dim=2 * settings.pack, width=16, rngs=nnx.Rngs(1))
     opt_g = nnx.Optimizer(G, optax.adam(1e-3), wrt=nnx.Param)
     opt_d = nnx.Optimizer(D, optax.adam(1e-3), wrt=nnx.Param)
     before = np.asarray(G.out.kernel[...]).copy()
-    m = gan.make_gan_step(settings)(G, D, opt_g, opt_d, None, jax.random.key(0))
+    sample_real = functools.partial(data.sample, n=32)
+    m = gan.make_gan_step(settings, sample_real=sample_real)(G, D, opt_g, opt_d, None, jax.random.key(0))
     assert set(m) == {"d_loss", "g_loss", "d_real", "d_fake", "grad_norm_d", "grad_norm_g", "penalty"}
     assert all(np.isfinite(float(v)) for v in m.values())
     assert not np.allclose(before, np.asarray(G.out.kernel[...]))
@@ -102,5 +107,21 @@ def test_train_step_with_an_explicit_batch():
     batch = {"x": jnp.zeros((16, 2))}
     m = gan.gan_train_step(G, D, opt_g, opt_d, batch, jax.random.key(1), settings=gan.GANSettings())
     assert 0 < float(m["d_real"]) < 1 and 0 < float(m["d_fake"]) < 1
-    with pytest.raises(ValueError, match="settings.dataset is None"):
+    with pytest.raises(ValueError, match="no sample_real"):
         gan.gan_train_step(G, D, opt_g, opt_d, None, jax.random.key(1), settings=gan.GANSettings())
+
+
+def test_the_step_draws_real_data_from_sample_real_for_every_critic_update():
+    """Without a batch the step calls sample_real(key) once per D update: n_critic fresh real batches."""
+    calls = []
+
+    def sample_real(key):
+        calls.append(key)
+        return RING8.sample(key, 16)
+
+    G = MLPGenerator(latent_dim=4, width=16, rngs=nnx.Rngs(0))
+    D = MLPDiscriminator(width=16, rngs=nnx.Rngs(1))
+    opt_g = nnx.Optimizer(G, optax.adam(1e-3), wrt=nnx.Param)
+    opt_d = nnx.Optimizer(D, optax.adam(1e-3), wrt=nnx.Param)
+    gan.make_gan_step(gan.GANSettings(n_critic=3), sample_real)(G, D, opt_g, opt_d, None, jax.random.key(2))
+    assert len(calls) == 3  # traced once per critic update

@@ -37,7 +37,7 @@ def test_installed_wheel_reads_its_own_shipped_files(wheel, tmp_path):
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
                    check=True)
     code = ("import genlab.shipped as s, genlab.data.sources as src, genlab.metrics.reference as ref;"
-            "print(s.shipped_dir()); print(src.EMBEDDED_PATH.is_file(), (ref.DATA_DIR / ref.WEIGHTS).is_file(),"
+            "print(s.shipped_dir()); print(src.EMBEDDED_PATH.is_file(), (ref.DATA_DIR / (ref.NAME + '.npz')).is_file(),"
             " len(list(s.shipped('gan_runs').glob('*.json'))))")
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd=tmp_path,
                          env={"PYTHONPATH": str(target), "JAX_PLATFORMS": "cpu", "PATH": "/usr/bin:/bin"}).stdout

@@ -6,7 +6,7 @@ import jax
 import numpy as np
 import pytest
 
-from genlab.data.toy2d import GRID25, RING8, TOY2D, toy2d
+from genlab.data.toy2d import GRID25, RING8, TOY2D, batch_sampler, toy2d
 
 
 def test_ring8_centres_at_angles_2pi_k_over_8():
@@ -44,6 +44,13 @@ def test_sampling_is_a_pure_function_of_the_key():
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
         assert not np.array_equal(np.asarray(a), np.asarray(dist.sample(jax.random.key(2), 64)))
         assert a.shape == (64, 2)
+
+
+def test_batch_sampler_is_one_object_per_set_and_size():
+    sample_real = batch_sampler("grid25", 16)
+    assert batch_sampler("grid25", 16) is sample_real and batch_sampler("grid25", 8) is not sample_real
+    key = jax.random.key(3)
+    np.testing.assert_array_equal(np.asarray(sample_real(key)), np.asarray(GRID25.sample(key, 16)))
 
 
 def test_unknown_name():

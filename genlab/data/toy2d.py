@@ -11,6 +11,7 @@ Every sampler is a pure function of an explicit key: ``sample(key, n) -> [n, 2] 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 
 import jax
@@ -112,3 +113,10 @@ def toy2d(name: str) -> Toy2D:
         return TOY2D[name]
     except KeyError:
         raise ValueError(f"unknown 2D dataset {name!r}: choose one of {', '.join(TOY2D)}") from None
+
+
+@functools.cache
+def batch_sampler(name: str, n: int) -> Callable[[jax.Array], jax.Array]:
+    """``sample_real(key) -> [n, 2]``: batches of ``n`` points of 2D set ``name``, for a GAN step that draws its
+    own data. One object per ``(name, n)``, so a jitted step that takes it as a static argument compiles once."""
+    return functools.partial(toy2d(name).sample, n=n)

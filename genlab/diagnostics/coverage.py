@@ -1,46 +1,52 @@
-"""Mode coverage of a 2D generator during training: an evaluation and the callbacks ``fit`` runs.
+"""Coverage of a generator during training: evaluations and the callbacks ``fit`` runs.
 
-The evaluation follows the VEEGAN rules (shared/REFERENCES.md) through ``genlab.metrics.modes.mode_stats``
-on 2,500 samples by default. Its dict is what ``diagnose`` reads from ``history.evals``.
+- 2D mixtures: the VEEGAN rules (shared/REFERENCES.md) through ``genlab.metrics.modes.mode_stats`` on 2,500
+  samples by default (:func:`coverage_eval`, :func:`coverage_callback`, :class:`SampleRecorder`);
+- images: the class histogram of samples by the shipped reference classifier (:func:`class_eval`,
+  :func:`class_callback`).
+
+Their dicts are what ``diagnose`` reads from ``history.evals``. Samples come from ``genlab.samplers.gan``.
 """
 
 from __future__ import annotations
 
-import functools
+import math
+from typing import Protocol
 
 import jax
 import numpy as np
-from flax import nnx
 
-from genlab.data.toy2d import toy2d
 from genlab.metrics.modes import mode_stats
-from genlab.objectives.gan import generate
+from genlab.samplers.gan import sample
 
 VISITED_SHARE = 0.25  # a mode is visited if >= 0.25/K of the samples have it as nearest mode
+NUM_CLASSES = 10  # Fashion-MNIST
+COVERED_SHARE = 0.1  # a class is covered when it gets more than 0.1/K of the samples
 
 
-@functools.partial(nnx.jit, static_argnames="n")
-def sample(G, key: jax.Array, n: int) -> jax.Array:
-    """n samples G(z), z ~ N(0, I) (compiled): [n, ...]."""
-    return generate(G, key, n)
+class Mixture(Protocol):
+    """A Gaussian mixture with known modes, e.g. ``genlab.data.toy2d.RING8``."""
+
+    centers: np.ndarray  # [K, 2]
+    sigma: float
 
 
-def coverage_eval(G, dataset: str, key: jax.Array, n: int = 2500) -> dict:
-    """VEEGAN statistics of n samples of G: modes_covered, n_modes, high_quality_fraction, covered [K] bool,
-    and modes_visited / visited [K] bool: modes that are the nearest mode of at least a quarter of their fair
-    share 1/K of the samples, whatever their quality (a blurry generator that sits on one mode visits one mode).
+def coverage_eval(G, mixture: Mixture, key: jax.Array, n: int = 2500) -> dict:
+    """VEEGAN statistics of n samples of G against ``mixture``'s modes: modes_covered, n_modes,
+    high_quality_fraction, covered [K] bool, and modes_visited / visited [K] bool: modes that are the nearest
+    mode of at least a quarter of their fair share 1/K of the samples, whatever their quality (a blurry
+    generator that sits on one mode visits one mode).
 
     A generator that has diverged (non-finite samples) scores 0 modes and 0 high quality.
     """
-    data = toy2d(dataset)
-    if data.centers is None:
-        raise ValueError(f"2D set {dataset!r} has no mode centres: coverage needs ring8 or grid25")
+    if mixture.centers is None:
+        raise ValueError("coverage needs a mixture with mode centres (ring8 or grid25)")
     x = np.asarray(sample(G, key, n))
     if not np.all(np.isfinite(x)):
-        k = len(data.centers)
+        k = len(mixture.centers)
         return {"modes_covered": 0, "n_modes": k, "high_quality_fraction": 0.0, "modes_visited": 0,
                 "covered": [False] * k, "visited": [False] * k}
-    s = mode_stats(x, data.centers, data.sigma)
+    s = mode_stats(x, mixture.centers, mixture.sigma)
     share = np.bincount(s.nearest, minlength=s.num_modes) / n  # [K] fraction of samples nearest each mode
     return {"modes_covered": s.modes_covered, "n_modes": s.num_modes,
             "high_quality_fraction": s.high_quality_fraction,
@@ -49,11 +55,11 @@ def coverage_eval(G, dataset: str, key: jax.Array, n: int = 2500) -> dict:
             "visited": [bool(v) for v in share >= VISITED_SHARE / s.num_modes]}
 
 
-def coverage_callback(dataset: str, key: jax.Array, n: int = 2500):
+def coverage_callback(mixture: Mixture, key: jax.Array, n: int = 2500):
     """``cb(step, objects, history) -> coverage_eval(G, ...)`` with G = objects[0]; the same z every time."""
 
     def callback(step: int, objects: tuple, history) -> dict:
-        return coverage_eval(objects[0], dataset, key, n)
+        return coverage_eval(objects[0], mixture, key, n)
 
     return callback
 
@@ -71,3 +77,35 @@ class SampleRecorder:
     def __call__(self, step: int, objects: tuple, history) -> None:
         self.snapshots[step] = np.asarray(sample(objects[0], self.key, self.n))
         return None
+
+
+# ------------------------------------------------------------------------------------------------ images
+def class_eval(images: np.ndarray) -> dict:
+    """Class statistics of ``images: [N, 28, 28, 1]`` by the reference classifier, in the keys diagnose reads:
+    classes_covered, n_classes, class_entropy, kl_to_uniform, covered [K] bool, histogram [K]."""
+    from genlab.metrics.classes import class_stats
+    from genlab.metrics.reference import reference_classifier
+
+    if not np.all(np.isfinite(images)):
+        return {"classes_covered": 0, "n_classes": NUM_CLASSES, "class_entropy": 0.0,
+                "kl_to_uniform": math.log(NUM_CLASSES), "covered": [False] * NUM_CLASSES,
+                "histogram": [0.0] * NUM_CLASSES}
+    s = class_stats(reference_classifier().predict(images), NUM_CLASSES, min_fraction=COVERED_SHARE / NUM_CLASSES)
+    return {"classes_covered": s.classes_covered, "n_classes": NUM_CLASSES, "class_entropy": s.entropy + 0.0,
+            "kl_to_uniform": s.kl_to_uniform, "covered": [bool(p > COVERED_SHARE / NUM_CLASSES) for p in s.histogram],
+            "histogram": [round(float(p), 4) for p in s.histogram]}
+
+
+def class_callback(key: jax.Array, n: int, recorder: dict[int, np.ndarray] | None = None, keep: int = 64):
+    """``cb(step, objects, history)``: :func:`class_eval` of ``n`` samples of G = objects[0] (the same z each time).
+
+    With ``recorder`` it also keeps the first ``keep`` samples per step there, for image grids.
+    """
+
+    def callback(step: int, objects: tuple, history) -> dict:
+        x = np.asarray(sample(objects[0], key, n))
+        if recorder is not None:
+            recorder[step] = x[:keep]
+        return class_eval(x)
+
+    return callback

@@ -25,6 +25,7 @@ from typing import Any
 # Experiment modules, imported lazily by ``load()`` (each registers its experiments and demos).
 MODULES: tuple[str, ...] = (
     "genlab.experiments.classifier",
+    "genlab.experiments.clip",
     "genlab.experiments.gan2d",
     "genlab.experiments.gan_fmnist",
     "genlab.experiments.unet_skip",

@@ -76,6 +76,8 @@ class ClipExperimentConfig:
 
     @classmethod
     def cpu(cls) -> ClipExperimentConfig:
+        """1,000 steps of 256 on the embedded 10k subset: zero-shot 0.871 (held-out templates 0.871), tone 0.936,
+        size 0.918, seed 0; 234 s of training on 2 cores shared with other jobs (load 3.4-7.6), 186 s of CPU."""
         return cls()
 
     @classmethod

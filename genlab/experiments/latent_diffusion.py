@@ -53,11 +53,11 @@ class LDMObjective:
 
 @dataclasses.dataclass(frozen=True)
 class LatentDiffusionConfig:
-    model: UNetConfig = UNetConfig(in_channels=4, channels=(64, 128), attn_levels=(1,), mid_attention=True,
-                                   cond_dim=64, num_heads=4, time_dim=128)
+    model: UNetConfig = UNetConfig(in_channels=4, channels=(32, 64), attn_levels=(1,), mid_attention=True,
+                                   cond_dim=64, num_heads=4, time_dim=64)
     objective: LDMObjective = LDMObjective()
     optim: OptimConfig = OptimConfig(learning_rate=1e-3, warmup_steps=200, clip_norm=1.0)
-    train: TrainConfig = TrainConfig(steps=6000, batch_size=128, log_every=100)
+    train: TrainConfig = TrainConfig(steps=3000, batch_size=128, log_every=100)
     eval: LDMEval = LDMEval()
 
     @classmethod
@@ -120,11 +120,16 @@ def latent_batches(data: LatentData, batch_size: int, seed: int):
     return batches
 
 
+def unet_config(config: LatentDiffusionConfig, data: LatentData) -> UNetConfig:
+    """The U-Net reads the frozen text encoder's states: its cross-attention width is theirs."""
+    return dataclasses.replace(config.model, cond_dim=int(data.states.shape[-1]))
+
+
 def train_ldm(config: LatentDiffusionConfig, data: LatentData, *, seed: int, progress: bool = False
               ) -> tuple[UNet, History]:
     """Train the U-Net on ``data``; returns the EMA model (what samples) and the history."""
     k_init, k_train = jax.random.split(jax.random.key(seed))
-    model = UNet(config.model, rngs=nnx.Rngs(params=k_init))
+    model = UNet(unet_config(config, data), rngs=nnx.Rngs(params=k_init))
     ema_model = nnx.clone(model)
     optimizer = make_optimizer(model, config.optim, config.train.steps)
     obj = config.objective
@@ -167,13 +172,17 @@ def run(config: LatentDiffusionConfig, seeds: list[int]) -> dict[str, Any]:
 
 @register_ship("latent-diffusion")
 def ship(config: LatentDiffusionConfig, out_dir: Path | None = None) -> dict[str, Any]:
-    """Train (seed 0) and write ``data/ldm/unet.{npz,json}``: the U-Net of ``TextToImage.load()``."""
+    """Train (seed 0), write ``data/ldm/unet.{npz,json}`` (the U-Net of ``TextToImage.load()``), then evaluate it
+    as ``genlab eval latent-diffusion`` does (the report goes into the json)."""
     data = latent_data(config, 0)
     t0 = time.perf_counter()
     unet, history = train_ldm(config, data, seed=0, progress=True)
     report = {"train_seconds": round(time.perf_counter() - t0, 1), "steps": config.train.steps,
               "train_source": data.source, "final_train_mse": float(np.mean(history.metrics["mse"][-50:]))}
-    info = {"config": dataclasses.asdict(config.model),
-            **pipeline_info(config.model, config.objective.schedule, config.objective.prediction), **report}
-    save_weights(unet, out_dir or LDM_DIR, "unet", info)
+    model = unet_config(config, data)
+    info = {"config": dataclasses.asdict(model),
+            **pipeline_info(model, config.objective.schedule, config.objective.prediction)}
+    save_weights(unet, out_dir or LDM_DIR, "unet", {**info, **report})  # the weights land before the evaluation
+    report["eval"] = evaluate(pipeline_for(config, unet), config.eval, 0)
+    save_weights(unet, out_dir or LDM_DIR, "unet", {**info, **report})
     return report

@@ -1,6 +1,6 @@
 """Lecture figures for 2D GANs: samples over training, coverage over time, D outputs and gradient norms, a GIF.
 
-Inputs come from ``genlab.experiments.gan2d_setup.train_gan2d``: ``run.snapshots`` (step -> [n, 2] samples),
+Inputs come from ``genlab.experiments.gan2d.train_gan2d``: ``run.snapshots`` (step -> [n, 2] samples),
 ``run.history`` (train metrics and VEEGAN evaluations) and the data set's mode centres.
 """
 

@@ -1,5 +1,9 @@
 """GAN objectives: the four losses, R1 and gradient penalties, PacGAN packing, and the one GAN train step.
 
+Real data reaches the step as a batch ``{"x": [B, ...], optional "label": [B]}`` from ``fit``'s
+``batches(step)``, or, for data drawn afresh for every D update (2D toy sets), through a bound
+``sample_real(key) -> [B, ...]`` function (e.g. ``genlab.data.toy2d.batch_sampler("ring8", 256)``).
+
 Conventions (shared/REFERENCES.md): D returns a logit ``l``; for the probability losses D(x) = σ(l).
 With ``f = softplus``, ``-log σ(l) = softplus(-l)`` and ``-log(1 - σ(l)) = softplus(l)``.
 
@@ -18,14 +22,13 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from collections.abc import Callable
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import optax
 from flax import nnx
-
-from genlab.data.toy2d import toy2d
 
 LOSSES: tuple[str, ...] = ("minimax", "non_saturating", "wgan", "hinge")
 
@@ -110,9 +113,7 @@ class GANSettings:
     n_critic: int = 1  # D updates per G update (alternating, D first)
     r1_gamma: float = 0.0  # R1 weight γ (penalty γ/2 · E‖∇D(x)‖²); 0 = off
     gp_weight: float = 0.0  # WGAN-GP weight λ; 0 = off
-    pack: int = 1  # PacGAN degree m; D must take m times the input features/channels
-    batch_size: int = 256  # examples per update when the step samples its own 2D data
-    dataset: str | None = None  # a genlab.data.toy2d name: real data sampled inside the step when batch is None
+    pack: int = 1  # PacGAN degree m; D must take m times the input features/channels (the one place it is set)
 
     def __post_init__(self):
         _check_kind(self.loss)
@@ -120,7 +121,7 @@ class GANSettings:
             raise ValueError(f"n_critic and pack must be >= 1, got {self.n_critic} and {self.pack}")
 
 
-GANConfig = GANSettings  # the name the issue uses
+SampleReal = Callable[[jax.Array], jax.Array]  # sample_real(key) -> real examples [B, ...]
 
 
 def _logits(D, x: jax.Array, label: jax.Array | None) -> jax.Array:
@@ -128,18 +129,16 @@ def _logits(D, x: jax.Array, label: jax.Array | None) -> jax.Array:
     return out.reshape(out.shape[0])  # [B] from [B] or [B, 1]
 
 
-def _real_batch(batch: Any, key: jax.Array, settings: GANSettings) -> tuple[jax.Array, jax.Array | None]:
+def _real_batch(batch: Any, key: jax.Array, sample_real: SampleReal | None) -> tuple[jax.Array, jax.Array | None]:
     if batch is not None:
         return batch["x"], batch.get("label")
-    if settings.dataset is None:
-        raise ValueError("gan_train_step got batch=None but settings.dataset is None: pass batches or name a "
-                         "2D dataset in GANSettings(dataset='ring8')")
-    return toy2d(settings.dataset).sample(key, settings.batch_size), None
+    if sample_real is None:
+        raise ValueError("gan_train_step got batch=None and no sample_real: pass batches to fit, or bind a real-data "
+                         "sampler with make_gan_step(settings, sample_real=batch_sampler('ring8', 256))")
+    return sample_real(key), None
 
 
-def generate(G, key: jax.Array, n: int, label: jax.Array | None = None) -> jax.Array:
-    """n samples G(z), z ~ N(0, I): [n, ...]."""
-    z = jax.random.normal(key, (n, G.latent_dim))
+def _apply_g(G, z: jax.Array, label: jax.Array | None) -> jax.Array:
     return G(z, label) if label is not None else G(z)
 
 
@@ -159,7 +158,7 @@ def _d_loss_fn(D, real, fake, label, key, settings: GANSettings):
 
 
 def _g_loss_fn(G, D, z, label, settings: GANSettings):
-    fake = G(z, label) if label is not None else G(z)
+    fake = _apply_g(G, z, label)
     fake_logits = _logits(D, pack(fake, settings.pack), label)
     return generator_loss(fake_logits, settings.loss), fake_logits
 
@@ -169,21 +168,22 @@ def _score(logits: jax.Array, kind: str) -> jax.Array:
     return jnp.mean(jax.nn.sigmoid(logits) if kind in ("minimax", "non_saturating") else logits)
 
 
-@functools.partial(nnx.jit, static_argnames="settings")
+@functools.partial(nnx.jit, static_argnames=("settings", "sample_real"))
 def gan_train_step(G, D, opt_g: nnx.Optimizer, opt_d: nnx.Optimizer, batch: Any, key: jax.Array,
-                   settings: GANSettings) -> dict[str, jax.Array]:
+                   settings: GANSettings, sample_real: SampleReal | None = None) -> dict[str, jax.Array]:
     """``settings.n_critic`` D updates, then one G update (alternating). Returns scalar metrics.
 
     G(z[, label]) -> x with ``G.latent_dim``; D(x[, label]) -> logits [B] or [B, 1].
     batch: ``{"x": [B, ...], optional "label": [B]}`` (the same real batch for every D update), or ``None``
-    to sample ``settings.batch_size`` points of 2D set ``settings.dataset`` from the key.
+    to draw a fresh real batch ``sample_real(key)`` for every D update (a static argument: bind one object
+    per data set and batch size, so the step compiles once).
     Metrics: d_loss, g_loss, d_real, d_fake, grad_norm_d, grad_norm_g, penalty (R1 + λ·GP, 0 if off).
     """
     k_critic, k_gen = jax.random.split(key)
     for i in range(settings.n_critic):
         k_data, k_z, k_gp = jax.random.split(jax.random.fold_in(k_critic, i), 3)
-        real, label = _real_batch(batch, k_data, settings)
-        fake = generate(G, k_z, real.shape[0], label)
+        real, label = _real_batch(batch, k_data, sample_real)
+        fake = _apply_g(G, jax.random.normal(k_z, (real.shape[0], G.latent_dim)), label)
         (_, (d_loss, penalty, real_logits, fake_logits)), grads_d = nnx.value_and_grad(
             _d_loss_fn, has_aux=True)(D, real, jax.lax.stop_gradient(fake), label, k_gp, settings)
         opt_d.update(D, grads_d)
@@ -201,21 +201,7 @@ def gan_train_step(G, D, opt_g: nnx.Optimizer, opt_d: nnx.Optimizer, batch: Any,
     }
 
 
-def ema_update(G_ema, G, decay: float) -> None:
-    """In place: θ_ema <- decay·θ_ema + (1 − decay)·θ for every nnx.Param (Karras et al. 2018)."""
-    params_ema, params = nnx.state(G_ema, nnx.Param), nnx.state(G, nnx.Param)
-    nnx.update(G_ema, jax.tree.map(lambda a, b: decay * a + (1.0 - decay) * b, params_ema, params))
-
-
-@functools.partial(nnx.jit, static_argnames=("settings", "decay"))
-def gan_ema_train_step(G_ema, G, D, opt_g: nnx.Optimizer, opt_d: nnx.Optimizer, batch: Any, key: jax.Array,
-                       settings: GANSettings, decay: float) -> dict[str, jax.Array]:
-    """:func:`gan_train_step`, then an EMA of G's weights into ``G_ema`` (listed first: evaluations use it)."""
-    metrics = gan_train_step(G, D, opt_g, opt_d, batch, key, settings=settings)
-    ema_update(G_ema, G, decay)
-    return metrics
-
-
-def make_gan_step(settings: GANSettings):
-    """``step(G, D, opt_g, opt_d, batch, key) -> metrics`` for :func:`genlab.train.fit`."""
-    return functools.partial(gan_train_step, settings=settings)
+def make_gan_step(settings: GANSettings, sample_real: SampleReal | None = None):
+    """``step(G, D, opt_g, opt_d, batch, key) -> metrics`` for :func:`genlab.train.fit`; with ``sample_real``
+    the step draws its own real data (pass ``batches=None`` to fit)."""
+    return functools.partial(gan_train_step, settings=settings, sample_real=sample_real)

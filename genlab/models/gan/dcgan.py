@@ -3,7 +3,7 @@
     G: z [B, latent_dim] (+ label embedding) -> dense -> 7x7xC0 -> convT x2 -> 14x14xC1 -> convT x2 -> 28x28x1, tanh
     D: x [B, 28, 28, C] -> stride-2 conv -> 14x14xC0 -> stride-2 conv -> 7x7xC1 (+ minibatch-stddev) -> logit [B]
 
-Both follow the shared GAN contract of :mod:`genlab.objectives.gan`: ``G(z, label=None)`` (with
+Both follow the shared GAN contract of :mod:`genlab.models.gan`: ``G(z, label=None)`` (with
 ``G.latent_dim``) and ``D(x, label=None)`` returning logits. Unconditional modules ignore ``label``.
 
 Conditional variant (``num_classes > 0``): G concatenates a learned label embedding to z; D is a
@@ -41,7 +41,6 @@ class DCGANConfig:
     embed_dim: int = 16  # G's label embedding width
     minibatch_std: bool = False  # D appends the minibatch standard deviation as a feature channel
     image_channels: int = 1  # 1 for Fashion-MNIST
-    pack: int = 1  # D sees `pack` images stacked on the channel axis (PacGAN); 1 = no packing
 
     @classmethod
     def tiny(cls) -> DCGANConfig:
@@ -123,8 +122,9 @@ class Discriminator(nnx.Module):
         self.embed = nnx.Embed(num_classes, feats, rngs=rngs) if num_classes else None
 
     @classmethod
-    def from_config(cls, config: DCGANConfig, *, rngs: nnx.Rngs) -> Discriminator:
-        return cls(channels=config.d_channels, in_channels=config.image_channels * config.pack,
+    def from_config(cls, config: DCGANConfig, *, pack: int = 1, rngs: nnx.Rngs) -> Discriminator:
+        """D for ``config``; it sees ``pack`` images stacked on the channel axis (PacGAN; 1 = no packing)."""
+        return cls(channels=config.d_channels, in_channels=config.image_channels * pack,
                    num_classes=config.num_classes, minibatch_std=config.minibatch_std, rngs=rngs)
 
     def features(self, x: jax.Array) -> jax.Array:
@@ -147,7 +147,8 @@ class Discriminator(nnx.Module):
         return logit
 
 
-def build(config: DCGANConfig, key: jax.Array) -> tuple[Generator, Discriminator]:
-    """A fresh ``(G, D)`` pair from ``config``; ``key`` seeds both initialisations."""
+def build(config: DCGANConfig, key: jax.Array, pack: int = 1) -> tuple[Generator, Discriminator]:
+    """A fresh ``(G, D)`` pair from ``config``; ``key`` seeds both initialisations; D reads ``pack`` images."""
     k_g, k_d = jax.random.split(key)
-    return Generator.from_config(config, rngs=nnx.Rngs(k_g)), Discriminator.from_config(config, rngs=nnx.Rngs(k_d))
+    return (Generator.from_config(config, rngs=nnx.Rngs(k_g)),
+            Discriminator.from_config(config, pack=pack, rngs=nnx.Rngs(k_d)))

@@ -2,9 +2,12 @@
 
 Modules hold no maths beyond their layers: losses, penalties and packing live in
 ``genlab.objectives.gan``. ``G(z, label=None) -> x`` and ``D(x, label=None) -> logits [B]``.
+:class:`MLPGANConfig` and :func:`build` make the pair from one config.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import jax
 import jax.numpy as jnp
@@ -66,3 +69,30 @@ class MLPDiscriminator(nnx.Module):
         if self.minibatch_std:
             h = minibatch_stddev(h)
         return self.out(h)[:, 0]
+
+
+@dataclasses.dataclass(frozen=True)
+class MLPGANConfig:
+    """Both 2D networks. Defaults: Metz et al. 2017 (G = MLP 256 → 128 → 128 → 2, D = MLP 2 → 128 → 1, ReLU)."""
+
+    latent_dim: int = 256
+    g_width: int = 128
+    g_depth: int = 2
+    d_width: int = 128
+    d_depth: int = 1
+    d_activation: str = "relu"
+    minibatch_std: bool = False  # D appends the minibatch standard deviation to its last features
+    g_out_init: float = 1.0  # scales G's initial output layer (0.01: every sample starts near the origin)
+    data_scale: float = 1.0  # G's output is multiplied and D's input divided by this (networks work at unit scale)
+
+
+def build(config: MLPGANConfig, key: jax.Array, pack: int = 1) -> tuple[MLPGenerator, MLPDiscriminator]:
+    """A fresh ``(G, D)`` for 2D data; D reads ``pack`` samples at once (PacGAN: ``2 * pack`` inputs)."""
+    k_g, k_d = jax.random.split(key)
+    G = MLPGenerator(config.latent_dim, config.g_width, config.g_depth, 2, scale=config.data_scale,
+                     rngs=nnx.Rngs(k_g))
+    D = MLPDiscriminator(2 * pack, config.d_width, config.d_depth, config.d_activation, config.minibatch_std,
+                         scale=config.data_scale, rngs=nnx.Rngs(k_d))
+    if config.g_out_init != 1.0:
+        G.out.kernel[...] = config.g_out_init * G.out.kernel[...]
+    return G, D
