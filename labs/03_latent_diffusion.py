@@ -883,13 +883,16 @@ def test_q7_model_follows_prompts(q7_unet):
     from genlab.pipelines.text_to_image import TextToImage
     from genlab.presets import resolve_preset
 
+    import dataclasses
+
     from genlab.experiments.latent_diffusion import LatentDiffusionConfig
     from genlab.models.unet import UNet
 
     preset = resolve_preset(None)
     assert isinstance(q7_unet, UNet), f"q7_unet is the U-Net that train_ldm returns, got {type(q7_unet).__name__}"
-    want = getattr(LatentDiffusionConfig, preset)().model
-    assert q7_unet.config == want, f"train the U-Net of the {preset} preset (RUN['ldm'].model), not another one"
+    want = getattr(LatentDiffusionConfig, preset)().model  # cond_dim follows the text encoder's width
+    assert dataclasses.replace(q7_unet.config, cond_dim=want.cond_dim) == want, \
+        f"train the U-Net of the {preset} preset (RUN['ldm'].model), not another one"
     need = {"tiny": None, "cpu": 0.3, "gpu": 0.7}[preset]  # chance is 0.1; cpu: 1500 steps of batch 64
     if need is None:
         return  # a few seconds of training at tiny: the model cannot follow prompts yet
