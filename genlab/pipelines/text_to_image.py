@@ -60,8 +60,10 @@ def check_prompts(prompts) -> list[str]:
     """A list of strings, or one clear error naming what is wrong."""
     if isinstance(prompts, str):
         return [prompts]
-    if not isinstance(prompts, (list, tuple)) or not prompts:
+    if not isinstance(prompts, (list, tuple)):
         raise TypeError(f"prompts must be a string or a non-empty list of strings, got {type(prompts).__name__}")
+    if not prompts:
+        raise TypeError("prompts is an empty list: pass at least one string ('' for an unconditional sample)")
     bad = [(i, type(p).__name__) for i, p in enumerate(prompts) if not isinstance(p, str)]
     if bad:
         raise TypeError(f"every prompt must be a string; got {', '.join(f'{t} at index {i}' for i, t in bad)} "
@@ -111,6 +113,11 @@ class TextToImage:
         states = np.where(null[:, None, None], 0.0, states).astype(np.float32)
         return np.asarray(ids), mask, states
 
+    def decode(self, latents) -> np.ndarray:
+        """Stage 5 alone: scaled latents ``[N, h, w, c]`` -> images ``[N, 28, 28, 1]`` in [-1, 1] (the VAE decoder);
+        e.g. the x0 estimates of :class:`Stages` for a film strip of the denoising."""
+        return np.asarray(_decode(self.vae, jnp.asarray(latents, jnp.float32)))
+
     def __call__(self, prompts, *, steps: int = 50, guidance: float = 5.0, sampler: str = "ddim", seed: int = 0,
                  eta: float = 0.0, return_stages: bool = False):
         """Images ``[B, 28, 28, 1]`` in [-1, 1] for ``prompts`` (or :class:`Stages` with ``return_stages``).
@@ -125,11 +132,11 @@ class TextToImage:
         x_T = jax.random.normal(k_noise, (len(prompts), *self.latent_shape))
         out = sample(self.unet, x_T, self.schedule, k_sample, config=config, cond=jnp.asarray(states),
                      cond_mask=jnp.asarray(mask), guidance=float(guidance), return_trajectory=return_stages)
-        images = np.asarray(_decode(self.vae, out.x0))
+        images = self.decode(out.x0)
         if not return_stages:
             return images
         tr = out.trajectory
-        return Stages(prompts, ids, mask, states, np.asarray(tr.t), np.asarray(x_T), np.asarray(tr.x_t),
+        return Stages(prompts, ids, mask, states, np.asarray(tr.timesteps), np.asarray(x_T), np.asarray(tr.x_t),
                       np.asarray(tr.eps), np.asarray(tr.x0), np.asarray(out.x0), images)
 
     def generate(self, prompts: list[str], *, batch: int = 250, **kwargs) -> np.ndarray:
