@@ -26,7 +26,7 @@ from flax import nnx
 from genlab.data.batches import image_batches
 from genlab.data.captions import attribute_captions, size_of, tone_of
 from genlab.data.images import load_images
-from genlab.experiments import register, register_ship
+from genlab.experiments import register, register_demo, register_ship
 from genlab.experiments.ldm_eval import LDMEval, evaluate
 from genlab.models.unet import UNet, UNetConfig
 from genlab.objectives.diffusion import diffusion_loss
@@ -186,3 +186,35 @@ def ship(config: LatentDiffusionConfig, out_dir: Path | None = None) -> dict[str
     report["eval"] = evaluate(pipeline_for(config, unet), config.eval, 0)
     save_weights(unet, out_dir or LDM_DIR, "unet", {**info, **report})
     return report
+
+
+@dataclasses.dataclass(frozen=True)
+class TextToImageDemoConfig:
+    """The lecture's pipeline stage by stage, from the *shipped* text encoder and U-Net (no training here; the
+    weights come from ``genlab ship clip-fmnist`` / ``genlab ship latent-diffusion``)."""
+
+    steps: int = 50
+    guidance: float = 3.0
+
+    @classmethod
+    def tiny(cls) -> TextToImageDemoConfig:
+        return cls(steps=4)
+
+    @classmethod
+    def cpu(cls) -> TextToImageDemoConfig:
+        return cls()
+
+    @classmethod
+    def gpu(cls) -> TextToImageDemoConfig:
+        return cls()
+
+
+@register_demo("text_to_image", config=TextToImageDemoConfig, order=40)
+def make_demo(config: TextToImageDemoConfig, out_dir: Path) -> list[Path]:
+    """CLIP figures (similarity matrix, prompt embeddings, tokens) and the text-to-image diagram, film strip,
+    guidance grid and denoising GIF of the shipped pipeline."""
+    from genlab.demos.clip import write_figures
+    from genlab.demos.text_to_image import write_text_to_image
+
+    files = write_figures(out_dir)
+    return files + write_text_to_image(TextToImage.load(), out_dir, steps=config.steps, guidance=config.guidance)
