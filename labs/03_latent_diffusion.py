@@ -367,7 +367,7 @@ def q3_loss(model, batch, key, alpha_bar, p_drop):
 # %% [markdown]
 # Your loss on the shipped U-Net, for real latents of test images and their captions: with the caption
 # (`p_drop = 0`) and without it (`p_drop = 1`). The caption tells the network what the noise hides, so the
-# conditional loss should be lower (both are averages over random steps t; small steps are easy, large ones hard).
+# conditional loss should be (a little) lower (both are averages over random steps t; small steps are easy, large ones hard).
 
 # %%
 q3_n = 64
