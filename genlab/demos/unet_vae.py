@@ -6,12 +6,9 @@ save them; the training happens in ``genlab.experiments.vae`` (demo part ``unet_
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import jax
 import numpy as np
 
-from genlab.demos.files import save_figures
 from genlab.figures import unet as unet_figures
 from genlab.figures import vae as vae_figures
 from genlab.metrics.psnr import psnr
@@ -58,7 +55,3 @@ def vae_figures_for(vae, images: np.ndarray, labels: np.ndarray, key: jax.Array)
         "vae_prior_samples.png": vae_figures.prior_samples(decode_latents(vae, np.asarray(prior))),
         "vae_latent_channels.png": vae_figures.latent_channels(shown[:4], z[:4] * float(vae.latent_scale[...])),
     }
-
-
-def write(out_dir: str | Path, figures: dict) -> list[Path]:
-    return save_figures(figures, out_dir)

@@ -27,6 +27,7 @@ from genlab.data.batches import image_batches
 from genlab.data.images import ImageSet, load_images
 from genlab.experiments import register, register_ship
 from genlab.metrics.reference import DATA_DIR, reference_classifier, save_reference
+from genlab.models import num_params
 from genlab.models.classifier import ClassifierConfig, ClassifierNet
 from genlab.objectives.classification import classification_loss
 from genlab.train import History, fit
@@ -103,10 +104,6 @@ def _predict(model: ClassifierNet, x: jax.Array) -> jax.Array:
 def accuracy(model: ClassifierNet, data: ImageSet) -> float:
     """Fraction of ``data`` classified correctly (no dropout)."""
     return float(np.mean(batched_apply(functools.partial(_predict, model), data.images) == data.labels))
-
-
-def num_params(model) -> int:
-    return int(sum(p.size for p in jax.tree.leaves(nnx.state(model, nnx.Param))))
 
 
 def train_and_evaluate(config: ClassifierExperimentConfig, *, seed: int = 0, progress: bool = True

@@ -30,6 +30,7 @@ from genlab.data.batches import image_batches
 from genlab.data.images import ImageSet, load_images
 from genlab.experiments import identity, register
 from genlab.metrics.clip import retrieval_recall, zero_shot_attribute, zero_shot_classes
+from genlab.models import num_params
 from genlab.models.clip import CLIP, CLIPConfig, ImageEncoderConfig, TextEncoderConfig
 from genlab.objectives.contrastive import clip_loss, describes
 from genlab.pipelines.text import WEIGHTS_NAME, embed_images, embed_texts, weights_dir
@@ -187,7 +188,7 @@ def run(config: ClipExperimentConfig, seeds: list[int]) -> dict[str, Any]:
     if len(seeds) > 1:
         out.update({f"{k}_std": round(float(np.std([r[k] for r in reports])), 4) for k in keys})
     out["per_seed"] = reports
-    out.update(num_params=int(sum(p.size for p in jax.tree.leaves(nnx.state(model, nnx.Param)))),
+    out.update(num_params=num_params(model),
                steps=config.train.steps, batch_size=config.train.batch_size, train_source=train.source,
                num_train=len(train), test_source=test.source, num_test=config.eval.test_images or len(test))
     return out

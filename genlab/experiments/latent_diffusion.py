@@ -28,6 +28,7 @@ from genlab.data.captions import attribute_captions, size_of, tone_of
 from genlab.data.images import load_images
 from genlab.experiments import register, register_demo, register_ship
 from genlab.experiments.ldm_eval import LDMEval, evaluate
+from genlab.models import num_params
 from genlab.models.unet import UNet, UNetConfig
 from genlab.objectives.diffusion import diffusion_loss
 from genlab.pipelines.latents import encode_dataset, load_vae
@@ -160,7 +161,7 @@ def run(config: LatentDiffusionConfig, seeds: list[int]) -> dict[str, Any]:
         train_seconds = time.perf_counter() - t0
         report = evaluate(pipeline_for(config, unet), config.eval, seed)
         report.update(train_seconds=round(train_seconds, 1), final_train_mse=float(np.mean(history.metrics["mse"][-50:])),
-                      num_params=int(sum(p.size for p in jax.tree.leaves(nnx.state(unet, nnx.Param)))),
+                      num_params=num_params(unet),
                       train_source=data.source, num_train=len(data.latents), unique_captions=len(data.states),
                       steps=config.train.steps, batch_size=config.train.batch_size)
         reports.append(report)
@@ -180,8 +181,7 @@ def ship(config: LatentDiffusionConfig, out_dir: Path | None = None) -> dict[str
     report = {"train_seconds": round(time.perf_counter() - t0, 1), "steps": config.train.steps,
               "train_source": data.source, "final_train_mse": float(np.mean(history.metrics["mse"][-50:]))}
     model = unet_config(config, data)
-    info = {"config": dataclasses.asdict(model),
-            **pipeline_info(model, config.objective.schedule, config.objective.prediction)}
+    info = pipeline_info(model, config.objective.schedule, config.objective.prediction)
     save_weights(unet, out_dir or LDM_DIR, "unet", {**info, **report})  # the weights land before the evaluation
     report["eval"] = evaluate(pipeline_for(config, unet), config.eval, 0)
     save_weights(unet, out_dir or LDM_DIR, "unet", {**info, **report})

@@ -26,6 +26,7 @@ from genlab.data.batches import image_batches
 from genlab.data.images import load_images
 from genlab.experiments import register
 from genlab.metrics.psnr import psnr
+from genlab.models import num_params
 from genlab.models.unet import UNet, UNetConfig
 from genlab.objectives.denoise import denoise_loss
 from genlab.samplers.denoise import denoise_images, noisy_copies
@@ -139,7 +140,7 @@ def run(config: UNetSkipConfig, seeds: list[int]) -> dict[str, Any]:
             models[name], history = train_denoiser(config, train_x, skip=name == "skip", seed=seed)
             seconds[name].append(round(time.perf_counter() - t0, 1))
             losses[name].append(float(np.mean(history.metrics["loss"][-20:])))
-        params = {n: int(sum(p.size for p in jax.tree.leaves(nnx.state(m, nnx.Param)))) for n, m in models.items()}
+        params = {n: num_params(m) for n, m in models.items()}
         tables.append(evaluate(models, test_x, sigmas, eval_key(seed)))
     return {
         **summarize(tables, sigmas),

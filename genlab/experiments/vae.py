@@ -23,10 +23,12 @@ from flax import nnx
 
 from genlab.data.batches import image_batches
 from genlab.demos import unet_vae as demo
+from genlab.demos.files import save_figures
 from genlab.data.images import load_images
 from genlab.experiments import register, register_demo, register_ship, unet_skip
 from genlab.experiments.unet_skip import UNetSkipConfig
 from genlab.metrics.psnr import psnr
+from genlab.models import num_params
 from genlab.models.vae import VAE, VAEConfig, reparameterize
 from genlab.objectives.vae import gaussian_kl, vae_loss
 from genlab.pipelines.latents import VAE_DIR, decode_latents, posterior_dataset, save_vae, set_latent_scale
@@ -140,7 +142,7 @@ def run(config: VAEExperimentConfig, seeds: list[int]) -> dict[str, Any]:
                 out[k + "_std"] = round(float(np.std([r[k] for r in reports])), 4)
         else:
             out[k] = v
-    return {**out, "num_params": int(sum(p.size for p in jax.tree.leaves(nnx.state(vae, nnx.Param)))),
+    return {**out, "num_params": num_params(vae),
             "steps": config.train.steps, "batch_size": config.train.batch_size,
             "kl_weight": config.objective.kl_weight, "train_seconds": seconds, "train_source": train.source,
             "num_train": len(train_x), "num_eval": len(test_x)}
@@ -198,4 +200,4 @@ def make_demo(config: UNetVAEDemoConfig, out_dir: Path) -> list[Path]:
     v = config.vae
     vae, _ = train_vae(v, v.train.subset(train.images), seed=0)
     figures.update(demo.vae_figures_for(vae, test.images, test.labels, k_prior))
-    return demo.write(out_dir, figures)
+    return save_figures(figures, out_dir)

@@ -57,11 +57,16 @@ def _image_vectors(model, images):
     return normalize(model.image(images))
 
 
+def text_states(text_encoder: TextEncoder, ids, mask) -> np.ndarray:
+    """Per-token states ``[N, L, width]`` float32 of token ``ids: [N, L]`` with ``mask: [N, L]``."""
+    return np.asarray(_text_states(text_encoder, ids, mask)[0])
+
+
 def encode_prompts(tokenizer: Tokenizer, text_encoder: TextEncoder, prompts: list[str]
                    ) -> tuple[np.ndarray, np.ndarray]:
     """``prompts``: N strings -> ``(states [N, L, width] float32, mask [N, L] bool)``."""
     ids, mask = tokenizer.encode(prompts)
-    return np.asarray(_text_states(text_encoder, ids, mask)[0]), mask
+    return text_states(text_encoder, ids, mask), mask
 
 
 def embed_texts(model: CLIP, tokenizer: Tokenizer, texts: list[str], chunk: int = 512) -> np.ndarray:

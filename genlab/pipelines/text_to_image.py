@@ -28,7 +28,7 @@ from flax import nnx
 from genlab.data.captions import NULL_CAPTION
 from genlab.models.unet import UNet, UNetConfig
 from genlab.pipelines.latents import load_vae
-from genlab.pipelines.text import encode_prompts, load_text_encoder
+from genlab.pipelines.text import load_text_encoder, text_states
 from genlab.samplers.diffusion import SamplerConfig, sample
 from genlab.schedules.diffusion import Schedule, ScheduleConfig
 from genlab.shipped import shipped
@@ -93,7 +93,7 @@ class TextToImage:
         folder = Path(folder) if folder is not None else LDM_DIR
         info = read_info(folder, "unet", REGENERATE)
         tokenizer, text_encoder = load_text_encoder()
-        config = UNetConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in info["unet"].items()})
+        config = UNetConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in info["config"].items()})
         unet = load_weights(UNet(config, rngs=nnx.Rngs(0)), folder, "unet", REGENERATE)
         schedule = Schedule.from_config(ScheduleConfig(**info["schedule"]))
         return cls(tokenizer, text_encoder, unet, load_vae(), schedule, info.get("prediction", "eps"))
@@ -106,8 +106,8 @@ class TextToImage:
         """``prompts`` -> ``(ids [B, L], mask [B, L], states [B, L, D])``; an empty prompt gets the null condition
         (zero states, mask all False). An over-long prompt is truncated by the tokenizer, with a warning."""
         prompts = check_prompts(prompts)
-        ids, mask = self.tokenizer.encode(prompts)
-        states, _ = encode_prompts(self.tokenizer, self.text_encoder, prompts)
+        ids, mask = self.tokenizer.encode(prompts)  # tokenized once: the ids are a stage of their own
+        states = text_states(self.text_encoder, ids, mask)
         null = np.array([p.strip() == NULL_CAPTION for p in prompts])
         mask = np.where(null[:, None], False, np.asarray(mask, bool))
         states = np.where(null[:, None, None], 0.0, states).astype(np.float32)
@@ -154,5 +154,5 @@ class TextToImage:
 
 def pipeline_info(unet_config: UNetConfig, schedule: ScheduleConfig, prediction: str) -> dict:
     """What :meth:`TextToImage.load` reads from ``unet.json`` (beside ``unet.npz``) to rebuild the pipeline."""
-    return {"unet": dataclasses.asdict(unet_config), "schedule": dataclasses.asdict(schedule),
+    return {"config": dataclasses.asdict(unet_config), "schedule": dataclasses.asdict(schedule),
             "prediction": prediction}

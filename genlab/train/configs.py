@@ -4,11 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 
-from genlab.train.optim import OptimConfig
-
-__all__ = ["OptimConfig", "TrainConfig"]
-
-
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
     """How long and on how much data: the part of a config a preset changes most."""
