@@ -113,3 +113,43 @@ def test_return_stages_shapes_and_links(pipe):
 def test_decode_takes_scaled_latents(pipe):
     z = jnp.zeros((3, 7, 7, 4))
     assert pipe.decode(z).shape == (3, 28, 28, 1)
+
+
+@pytest.fixture(scope="module")
+def flow_pipe(pipe) -> TextToImage:
+    """The same parts read as a flow-matching U-Net: stage 4 is an ODE solver from t = 0 to 1."""
+    return TextToImage(pipe.tokenizer, pipe.text_encoder, pipe.unet, pipe.vae, None, "velocity")
+
+
+def test_flow_pipeline_is_deterministic_and_its_stages_follow_the_ode(flow_pipe):
+    prompts = ["a dark sneaker", "a coat"]
+    a = flow_pipe(prompts, steps=STEPS, guidance=3.0, seed=0)
+    np.testing.assert_array_equal(a, flow_pipe(prompts, steps=STEPS, guidance=3.0, seed=0))
+    assert a.shape == (2, 28, 28, 1) and not np.allclose(a, flow_pipe(prompts, steps=STEPS, guidance=3.0, seed=1))
+    stages = flow_pipe(prompts, steps=STEPS, guidance=3.0, seed=0, return_stages=True)
+    np.testing.assert_allclose(stages.images, a, atol=1e-6)
+    np.testing.assert_allclose(stages.timesteps, np.arange(STEPS) / STEPS, atol=1e-6)  # flow time ascends from 0
+    assert stages.latents.shape == (STEPS + 1, 2, 7, 7, 4) and stages.noise_estimates.shape == (STEPS, 2, 7, 7, 4)
+    # Euler: each latent is the previous one plus h times the guided velocity the network gave there
+    t = jnp.float32(stages.timesteps[1])
+    x = jnp.asarray(stages.latents[1])
+    cond, mask = jnp.asarray(stages.text_states), jnp.asarray(stages.token_mask)
+    v_cond = flow_pipe.unet(x, jnp.full((2,), t), cond, mask)
+    v_null = flow_pipe.unet(x, jnp.full((2,), t), jnp.zeros_like(cond), jnp.zeros_like(mask))
+    np.testing.assert_allclose(stages.latents[2], x + (v_null + 3.0 * (v_cond - v_null)) / STEPS, rtol=1e-4,
+                               atol=1e-4)
+    # the x0 (data) estimate of a step is x_t + (1 - t) v
+    np.testing.assert_allclose(stages.x0_estimates[1], stages.latents[1] + (1 - stages.timesteps[1])
+                               * stages.noise_estimates[1], rtol=1e-5, atol=1e-5)
+
+
+def test_flow_pipeline_guidance_one_is_the_conditional_field_and_bad_samplers_raise(flow_pipe):
+    prompts = ["a coat"]
+    stages = flow_pipe(prompts, steps=1, guidance=1.0, seed=2, return_stages=True)
+    x = jnp.asarray(stages.x_T)
+    v = flow_pipe.unet(x, jnp.zeros((1,)), jnp.asarray(stages.text_states), jnp.asarray(stages.token_mask))
+    np.testing.assert_allclose(stages.latent, x + v, rtol=1e-4, atol=1e-4)  # one Euler step of length 1
+    with pytest.raises(ValueError, match="unknown sampler 'ddim' for a flow pipeline"):
+        flow_pipe(prompts, steps=2, sampler="ddim")
+    heun = flow_pipe(prompts, steps=2, sampler="heun", seed=2)
+    assert heun.shape == (1, 28, 28, 1) and np.all(np.isfinite(heun))

@@ -32,6 +32,7 @@ MODULES: tuple[str, ...] = (
     "genlab.experiments.unet_skip",
     "genlab.experiments.vae",
     "genlab.experiments.latent_diffusion",
+    "genlab.experiments.flow_latent",
 )
 
 PRESETS: tuple[str, ...] = ("tiny", "cpu", "gpu")  # the classmethods every config tree has

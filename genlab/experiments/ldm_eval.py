@@ -8,7 +8,7 @@
 - held-out combinations (``captions.HELD_OUT``, never said in training): both the class and the attribute right;
 - Fréchet distance in the reference classifier's features beside the real-versus-real floor and the FD of VAE
   reconstructions (the best any model of these latents can do); classes covered and class entropy;
-- a guidance sweep and a steps sweep (DDPM, DDIM, DPM-Solver++), and the time to sample 64 images.
+- a guidance sweep (prompt, tone, size and held-out accuracy, FD per w) and a steps sweep (DDPM, DDIM, DPM-Solver++), and the time to sample 64 images.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ class LDMEval:
     guidance_sweep: tuple[float, ...] = (1.0, 2.0, 3.0, 5.0, 7.5, 10.0)
     steps_sweep: tuple[int, ...] = (5, 10, 20, 50, 100)
     sweep_per_class: int = 20  # images per class in each sweep point
+    sweep_per_attribute: int = 10  # images per (class, attribute value) in each guidance-sweep point
     sweep_fd_samples: int = 500  # FD samples per guidance-sweep point
     ddpm_full: bool = True  # also DDPM at all 1000 steps
     batch: int = 250  # images per compiled sampling call
@@ -47,7 +48,7 @@ class LDMEval:
     @classmethod
     def tiny(cls) -> LDMEval:
         return cls(steps=4, per_class=2, per_attribute=1, fd_samples=40, guidance_sweep=(1.0, 3.0),
-                   steps_sweep=(2, 4), sweep_per_class=1, sweep_fd_samples=20, ddpm_full=False, batch=20)
+                   steps_sweep=(2, 4), sweep_per_class=1, sweep_per_attribute=1, sweep_fd_samples=20, ddpm_full=False, batch=20)
 
     @classmethod
     def cpu(cls) -> LDMEval:
@@ -55,7 +56,8 @@ class LDMEval:
 
     @classmethod
     def gpu(cls) -> LDMEval:
-        return cls(per_class=200, per_attribute=100, fd_samples=10_000, sweep_per_class=100, sweep_fd_samples=2000,
+        return cls(per_class=200, per_attribute=100, fd_samples=10_000, sweep_per_class=100, sweep_per_attribute=50,
+                   sweep_fd_samples=2000,
                    batch=1000)
 
 
@@ -85,15 +87,32 @@ def attribute_prompts(kind: str, per_value: int, held_out: bool) -> tuple[list[s
     return texts, np.array(labels, int), np.array(values, int)
 
 
-def _accuracy(pipe, texts, labels, seed, **kw) -> tuple[float, np.ndarray]:
+def prompt_accuracy_of(pipe, texts, labels, seed, **kw) -> tuple[float, np.ndarray]:
     images = pipe.generate(texts, seed=seed, **kw)
     return float(np.mean(reference_classifier().predict(images) == labels)), images
 
 
-def _fd(pipe, n: int, real_feats: np.ndarray, seed: int, **kw) -> tuple[float, np.ndarray]:
+def sample_fd(pipe, n: int, real_feats: np.ndarray, seed: int, **kw) -> tuple[float, np.ndarray]:
     texts, _ = class_prompts(-(-n // NUM_CLASSES))
     images = pipe.generate(texts[:n] if len(texts) >= n else texts, seed=seed, **kw)
     return frechet_distance(reference_classifier().features(images), real_feats[:n]), images
+
+
+def attribute_accuracies(pipe, per_attribute: int, seed: int, **kw) -> dict[str, float]:
+    """``tone_accuracy``, ``size_accuracy`` (prompts of every allowed class-attribute pair) and
+    ``heldout_combination_accuracy`` (the ``HELD_OUT`` pairs: class and attribute both right)."""
+    out = {}
+    for kind, measure in (("tone", tone_of), ("size", size_of)):
+        t, lab, val = attribute_prompts(kind, per_attribute, held_out=False)
+        images = pipe.generate(t, seed=seed, **kw)
+        out[f"{kind}_accuracy"] = float(np.mean(measure(images, lab) == val))
+    hits = []
+    for kind, measure in (("tone", tone_of), ("size", size_of)):
+        t, lab, val = attribute_prompts(kind, per_attribute, held_out=True)
+        images = pipe.generate(t, seed=seed, **kw)
+        hits.append((measure(images, lab) == val) & (reference_classifier().predict(images) == lab))
+    out["heldout_combination_accuracy"] = float(np.mean(np.concatenate(hits)))
+    return out
 
 
 def evaluate(pipe, cfg: LDMEval, seed: int) -> dict[str, Any]:
@@ -102,26 +121,17 @@ def evaluate(pipe, cfg: LDMEval, seed: int) -> dict[str, Any]:
     kw = dict(sampler=cfg.sampler, steps=cfg.steps, guidance=cfg.guidance, batch=cfg.batch)
     out: dict[str, Any] = {"sampler": cfg.sampler, "sampler_steps": cfg.steps, "guidance": cfg.guidance}
     texts, labels = class_prompts(cfg.per_class)
-    out["prompt_accuracy"], _ = _accuracy(pipe, texts, labels, seed, **kw)
-    out["prompt_accuracy_dpmpp_10"], _ = _accuracy(pipe, texts, labels, seed, **{**kw, "sampler": "dpmpp_2m",
-                                                                                  "steps": 10})
-    for kind, measure in (("tone", tone_of), ("size", size_of)):
-        t, lab, val = attribute_prompts(kind, cfg.per_attribute, held_out=False)
-        images = pipe.generate(t, seed=seed, **kw)
-        out[f"{kind}_accuracy"] = float(np.mean(measure(images, lab) == val))
-    held = [attribute_prompts(kind, cfg.per_attribute, held_out=True) for kind in ("tone", "size")]
-    hits = []
-    for (t, lab, val), measure in zip(held, (tone_of, size_of)):
-        images = pipe.generate(t, seed=seed, **kw)
-        hits.append((measure(images, lab) == val) & (ref.predict(images) == lab))
-    out["heldout_combination_accuracy"] = float(np.mean(np.concatenate(hits)))
+    out["prompt_accuracy"], _ = prompt_accuracy_of(pipe, texts, labels, seed, **kw)
+    dpmpp = {**kw, "sampler": "dpmpp_2m", "steps": 10}
+    out["prompt_accuracy_dpmpp_10"], _ = prompt_accuracy_of(pipe, texts, labels, seed, **dpmpp)
+    out.update(attribute_accuracies(pipe, cfg.per_attribute, seed, **kw))
     out["heldout_combinations"] = sorted(f"{w} {c}" for c, w in HELD_OUT)
 
     real = load_images("fashion_mnist", "train")
     order = np.random.default_rng(seed).permutation(len(real))
     n = cfg.fd_samples
     real_feats = ref.features(real.images[order[: 2 * n]])  # [2n, F]
-    out["fd"], fake = _fd(pipe, n, real_feats, seed, **kw)
+    out["fd"], fake = sample_fd(pipe, n, real_feats, seed, **kw)
     out["fd_floor"] = real_floor(real_feats, n, seed)
     recon = reconstruct(pipe.vae, real.images[order[2 * n : 3 * n]])
     out["fd_vae_recon"] = frechet_distance(ref.features(recon), real_feats[:n])
@@ -130,15 +140,17 @@ def evaluate(pipe, cfg: LDMEval, seed: int) -> dict[str, Any]:
 
     sweep_texts, sweep_labels = class_prompts(cfg.sweep_per_class)
     out["guidance_sweep"] = [
-        {"guidance": w, "prompt_accuracy": _accuracy(pipe, sweep_texts, sweep_labels, seed, **{**kw, "guidance": w})[0],
-         "fd": _fd(pipe, cfg.sweep_fd_samples, real_feats, seed, **{**kw, "guidance": w})[0]}
+        {"guidance": w,
+         "prompt_accuracy": prompt_accuracy_of(pipe, sweep_texts, sweep_labels, seed, **{**kw, "guidance": w})[0],
+         "fd": sample_fd(pipe, cfg.sweep_fd_samples, real_feats, seed, **{**kw, "guidance": w})[0],
+         **attribute_accuracies(pipe, cfg.sweep_per_attribute, seed, **{**kw, "guidance": w})}
         for w in cfg.guidance_sweep]
     runs = [(s, k) for s in ("ddpm", "ddim", "dpmpp_2m") for k in cfg.steps_sweep]
     runs += [("ddpm", 1000)] if cfg.ddpm_full else []
     out["steps_sweep"] = []
     for sampler, steps in runs:
         t0 = time.perf_counter()
-        acc, _ = _accuracy(pipe, sweep_texts, sweep_labels, seed, **{**kw, "sampler": sampler, "steps": steps})
+        acc, _ = prompt_accuracy_of(pipe, sweep_texts, sweep_labels, seed, **{**kw, "sampler": sampler, "steps": steps})
         out["steps_sweep"].append({"sampler": sampler, "steps": steps, "prompt_accuracy": acc,
                                    "seconds": round(time.perf_counter() - t0, 2)})
     pipe(texts[:64], seed=seed, sampler=cfg.sampler, steps=cfg.steps, guidance=cfg.guidance)  # compile

@@ -6,9 +6,12 @@
 E[dx_t | x_t], which :mod:`genlab.paths.oracle` gives in closed form for Gaussian mixtures.
 
 The batch is a dict: ``x1: [B, ...]`` data; optional ``x0: [B, ...]`` (given pairs, e.g. reflow; otherwise
-``coupling(key, x1)`` draws them); optional ``label: [B]`` int. Condition dropout follows the diffusion
-convention: each label is replaced by the null label with probability ``cond_drop``, and sampling uses
-v = v_null + w (v_cond − v_null) with w = 1 unguided (:func:`genlab.samplers.ode.model_field`).
+``coupling(key, x1)`` draws them); optional ``label: [B]`` int, or a text condition ``cond: [B, L, D]`` with
+``cond_mask: [B, L]`` (the latent text-to-image U-Net: ``model(x_t, t, cond, cond_mask)``, t a float in [0, 1]).
+Condition dropout follows the diffusion convention: each label is replaced by the null label (a text condition
+by the null condition, ``genlab.objectives.diffusion.drop_condition``) with probability ``cond_drop``, and
+sampling uses v = v_null + w (v_cond − v_null) with w = 1 unguided (:func:`genlab.samplers.ode.model_field`,
+:func:`genlab.samplers.ode.text_field`).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import functools
 import jax
 import jax.numpy as jnp
 
+from genlab.objectives.diffusion import drop_condition
 from genlab.paths.affine import AffinePath
 from genlab.paths.couplings import coupling as coupling_named
 from genlab.paths.couplings import independent_coupling
@@ -57,6 +61,12 @@ def flow_loss(model, batch: dict, key: jax.Array, *, path: AffinePath = AffinePa
     x0, x1 = (batch["x0"], x1) if "x0" in batch else coupling(k_pair, x1)
     t = sample_t(k_t, x1.shape[0], t_sampler)  # [B]
     x_t, target = path.sample(x0, x1, t)  # [B, ...] each
+    if "cond" in batch:  # text condition: [B, L, D] states, [B, L] mask
+        cond, cond_mask = batch["cond"], batch.get("cond_mask")
+        if cond_drop > 0:
+            cond, cond_mask, _ = drop_condition(k_drop, cond, cond_mask, cond_drop)
+        loss = jnp.mean((model(x_t, t, cond, cond_mask) - target) ** 2)
+        return loss, {"fm_loss": loss}
     label = batch.get("label")
     if label is not None and cond_drop > 0:
         if null_label is None:

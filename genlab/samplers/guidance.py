@@ -26,14 +26,16 @@ def model_output(model, x_t: jax.Array, t: jax.Array, cond: jax.Array | None = N
                  cond_mask: jax.Array | None = None, null_cond: jax.Array | None = None,
                  null_mask: jax.Array | None = None, guidance: jax.Array | float = 1.0,
                  guided: bool = False) -> jax.Array:
-    """The (guided) network output at ``x_t: [B, H, W, C]``, scalar step ``t`` -> ``[B, H, W, C]``.
+    """The (guided) network output at ``x_t: [B, H, W, C]``, scalar ``t`` (an int diffusion step, or a float flow
+    time in [0, 1]) -> ``[B, H, W, C]``.
 
     ``guided=False``: one call ``model(x_t, t, cond, cond_mask)`` (``guidance`` is not used). ``guided=True``:
     one call on the doubled batch with ``[cond; null_cond]`` (``null_cond: [B, L, D]``, ``null_mask: [B, L]``,
     see ``genlab.objectives.diffusion.null_condition``), combined by :func:`cfg_combine`.
     """
     b = x_t.shape[0]
-    t_b = jnp.full((b,), t, jnp.int32)
+    # an integer t is a diffusion step index; a float t is flow time in [0, 1] (the U-Net embeds both)
+    t_b = jnp.full((b,), t, jnp.int32 if jnp.issubdtype(jnp.result_type(t), jnp.integer) else jnp.float32)
     if not guided:
         return model(x_t, t_b, cond, cond_mask)
     out = model(jnp.concatenate([x_t, x_t]), jnp.concatenate([t_b, t_b]),
