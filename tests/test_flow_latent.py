@@ -39,14 +39,20 @@ def test_flow_loss_with_a_text_condition_targets_x1_minus_x0_and_drops_the_condi
 
 
 @pytest.mark.slow
-def test_flow_latent_runs_at_tiny_and_reports_every_step_count():
+def test_flow_latent_ships_at_tiny_reports_every_step_count_and_loads(tmp_path):
     from genlab.experiments import get
+    from genlab.experiments.flow_latent import load_flow_pipeline, ship
 
-    exp = get("flow-latent")
-    config = exp.configure("tiny", None)
-    out = exp.run(config, [0])
+    config = get("flow-latent").configure("tiny", None)
+    out = ship(config, tmp_path)  # the run of `genlab eval flow-latent`, weights written
     for steps in config.eval.euler_steps:
         for key in (f"prompt_accuracy_{steps}", f"reflow_prompt_accuracy_{steps}", f"fd_{steps}", f"reflow_fd_{steps}"):
             assert np.isfinite(out[key]), key
     assert 0 <= out["prompt_accuracy_1"] <= 1 and out["straightness_before"] > 0 and out["straightness_after"] > 0
     assert out["reflow_pairs"] == config.reflow.pairs
+    pipe = load_flow_pipeline("reflow", tmp_path)
+    assert pipe.is_flow
+    images = pipe(["a coat", "a dark sneaker"], steps=1, guidance=1.0, seed=0)
+    assert images.shape == (2, 28, 28, 1) and np.all(np.abs(images) <= 1)
+    with pytest.raises(ValueError, match="unknown flow model"):
+        load_flow_pipeline("rectified", tmp_path)

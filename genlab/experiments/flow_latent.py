@@ -15,23 +15,27 @@ floor and the VAE-reconstruction FD; the straightness S of the latent trajectori
 before and after reflow; training, pair-simulation and sampling seconds.
 
     genlab eval flow-latent --json
+    genlab ship flow-latent          # the same run, and writes data/flow_ldm/{flow,reflow}.{npz,json}
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
+from pathlib import Path
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from flax import nnx
 
 from genlab.data.batches import image_batches
 from genlab.data.images import load_images
-from genlab.experiments import register
+from genlab.experiments import register, register_ship
 from genlab.experiments.latent_diffusion import (LatentData, LatentDiffusionConfig, latent_batches, latent_data,
-                                                 train_latent_unet)
+                                                 train_latent_unet, unet_config)
 from genlab.experiments.ldm_eval import class_prompts, prompt_accuracy_of, sample_fd
 from genlab.metrics.frechet import frechet_distance, real_floor
 from genlab.metrics.reference import reference_classifier
@@ -40,11 +44,16 @@ from genlab.models.unet import UNet, UNetConfig
 from genlab.objectives.flow import FlowConfig, make_flow_loss
 from genlab.pipelines.latents import load_vae, reconstruct
 from genlab.pipelines.text import load_text_encoder
-from genlab.pipelines.text_to_image import TextToImage
+from genlab.pipelines.text_to_image import TextToImage, pipeline_info
 from genlab.samplers.ode import sample_text_flow
 from genlab.samplers.reflow import straightness
+from genlab.shipped import shipped
+from genlab.train.checkpoint import load_weights, read_info, save_weights
 from genlab.train.configs import TrainConfig
 from genlab.train.optim import OptimConfig
+
+FLOW_DIR = shipped("flow_ldm")
+REGENERATE = "genlab ship flow-latent"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,22 +69,22 @@ class FlowLatentObjective:
 
 @dataclasses.dataclass(frozen=True)
 class LatentReflow:
-    pairs: int = 20_000  # (x0, ODE(x0)) pairs simulated by the 1-rectified flow (a multiple of ``batch``)
+    pairs: int = 10_000  # (x0, ODE(x0)) pairs simulated by the 1-rectified flow (a multiple of ``batch``)
     method: str = "euler"  # the solver that simulates them ...
-    steps: int = 32  # ... its steps ...
+    steps: int = 16  # ... its steps ...
     guidance: float = 3.0  # ... and its guidance (the 2-rectified flow learns the guided map, sampled at w = 1)
     batch: int = 500  # pairs per compiled simulation call
-    train: TrainConfig = TrainConfig(steps=1500, batch_size=128, log_every=100)
+    train: TrainConfig = TrainConfig(steps=1000, batch_size=128, log_every=100)
     optim: OptimConfig = OptimConfig(learning_rate=3e-4, warmup_steps=100, clip_norm=1.0)
 
 
 @dataclasses.dataclass(frozen=True)
 class FlowLatentEval:
     euler_steps: tuple[int, ...] = (1, 2, 4, 8, 16, 32)
-    heun_steps: tuple[int, ...] = (1, 2, 4, 8, 16)  # NFE 2 x steps
+    heun_steps: tuple[int, ...] = (1, 2, 4, 8)  # NFE 2 x steps
     guidance: float = 3.0  # the 1-rectified flow's w (the diffusion model's default)
     per_class: int = 50  # prompts per class for prompt accuracy
-    fd_samples: int = 2000
+    fd_samples: int = 1000  # per step count (the floor and the VAE-reconstruction FD at the same count)
     straightness_samples: int = 250
     straightness_steps: int = 32
     batch: int = 250
@@ -119,9 +128,10 @@ class FlowLatentConfig:
     @classmethod
     def gpu(cls) -> FlowLatentConfig:
         ldm = LatentDiffusionConfig.gpu()
-        return cls.matched(ldm, reflow=LatentReflow(pairs=100_000, steps=64, batch=1000,
+        return cls.matched(ldm, reflow=LatentReflow(pairs=100_000, steps=32, batch=1000,
                                                     train=TrainConfig(steps=15_000, batch_size=256, log_every=200)),
-                           eval=FlowLatentEval(per_class=200, fd_samples=10_000, batch=1000))
+                           eval=FlowLatentEval(heun_steps=(1, 2, 4, 8, 16), per_class=200, fd_samples=10_000,
+                                              batch=1000))
 
 
 def flow_pipeline(unet: UNet) -> TextToImage:
@@ -196,53 +206,87 @@ def evaluate_flow(pipe: TextToImage, cfg: FlowLatentEval, guidance: float, real_
     return out
 
 
+def train_and_evaluate(config: FlowLatentConfig, seed: int, save_dir: Path | None = None) -> dict[str, Any]:
+    """One seed: train the 1-rectified flow, evaluate it, simulate pairs, train the 2-rectified flow, evaluate it.
+    ``save_dir``: also write ``flow.{npz,json}`` and ``reflow.{npz,json}`` there (what ``genlab ship`` ships)."""
+    ev = config.eval
+    ref = reference_classifier()
+    real = load_images("fashion_mnist", "train")
+    order = np.random.default_rng(seed).permutation(len(real))
+    n = ev.fd_samples
+    real_feats = ref.features(real.images[order[: 2 * n]])  # [2n, F] (as latent-diffusion's evaluation)
+    recon = reconstruct(load_vae(), real.images[order[2 * n : 3 * n]])
+    report: dict[str, Any] = {"fd_floor": real_floor(real_feats, n, seed),
+                              "fd_vae_recon": frechet_distance(ref.features(recon), real_feats[:n]),
+                              "guidance": ev.guidance, "reflow_guidance": 1.0, "fd_samples": n}
+
+    data = latent_data(config, seed)
+    t0 = time.perf_counter()
+    unet1, hist1 = train_latent_unet(config, data, flow_loss_for(config, config.objective.cond_drop),
+                                     latent_batches(data, config.train.batch_size, seed, data_key="x1"),
+                                     seed=seed, desc="flow matching")
+    report["train_seconds"] = round(time.perf_counter() - t0, 1)
+    report["final_fm_loss"] = float(np.mean(hist1.metrics["fm_loss"][-50:]))
+    info = pipeline_info(unet_config(config, data), None, "velocity")
+    if save_dir is not None:
+        save_weights(unet1, save_dir, "flow", {**info, "seed": seed, "train_seconds": report["train_seconds"]})
+    pipe1 = flow_pipeline(unet1)
+    report.update(evaluate_flow(pipe1, ev, ev.guidance, real_feats, seed))
+    report["straightness_before"] = text_straightness(pipe1, ev, ev.guidance, seed)
+
+    rf = config.reflow
+    t0 = time.perf_counter()
+    x0, x1, rows = simulate_pairs(unet1, data, rf, seed)
+    report["reflow_pair_seconds"] = round(time.perf_counter() - t0, 1)
+    t0 = time.perf_counter()
+    unet2, hist2 = train_latent_unet(config, data, flow_loss_for(config, 0.0),
+                                     pair_batches(x0, x1, rows, data, rf.train.batch_size, seed), seed=seed,
+                                     init=unet1, steps=rf.train.steps, optim=rf.optim, desc="reflow")
+    report["reflow_train_seconds"] = round(time.perf_counter() - t0, 1)
+    report["reflow_final_fm_loss"] = float(np.mean(hist2.metrics["fm_loss"][-50:]))
+    if save_dir is not None:
+        save_weights(unet2, save_dir, "reflow", {**info, "seed": seed, "guidance": 1.0,
+                                                 "reflow_guidance_in_pairs": rf.guidance})
+    pipe2 = flow_pipeline(unet2)
+    report.update(evaluate_flow(pipe2, ev, 1.0, real_feats, seed, prefix="reflow_"))
+    report["straightness_after"] = text_straightness(pipe2, ev, 1.0, seed)
+    report["straightness_ratio"] = report["straightness_before"] / max(report["straightness_after"], 1e-12)
+    report.update(num_params=num_params(unet1), train_source=data.source, num_train=len(data.latents),
+                  steps=config.train.steps, batch_size=config.train.batch_size, reflow_pairs=rf.pairs,
+                  reflow_steps=rf.train.steps)
+    return report
+
+
 @register("flow-latent", config=FlowLatentConfig, default_seeds=1,
           description="latent text-to-image by flow matching (same U-Net, latents, text encoder and budget as "
           "latent-diffusion), then reflow: prompt accuracy and FD at 1-32 steps, straightness before/after")
 def run(config: FlowLatentConfig, seeds: list[int]) -> dict[str, Any]:
-    reports = []
-    ref = reference_classifier()
-    real = load_images("fashion_mnist", "train")
-    for seed in seeds:
-        ev = config.eval
-        order = np.random.default_rng(seed).permutation(len(real))
-        n = ev.fd_samples
-        real_feats = ref.features(real.images[order[: 2 * n]])  # [2n, F] (as latent-diffusion's evaluation)
-        recon = reconstruct(load_vae(), real.images[order[2 * n : 3 * n]])
-        report: dict[str, Any] = {"fd_floor": real_floor(real_feats, n, seed),
-                                  "fd_vae_recon": frechet_distance(ref.features(recon), real_feats[:n]),
-                                  "guidance": ev.guidance, "reflow_guidance": 1.0, "fd_samples": n}
-
-        data = latent_data(config, seed)
-        t0 = time.perf_counter()
-        unet1, hist1 = train_latent_unet(config, data, flow_loss_for(config, config.objective.cond_drop),
-                                         latent_batches(data, config.train.batch_size, seed, data_key="x1"),
-                                         seed=seed, desc="flow matching")
-        report["train_seconds"] = round(time.perf_counter() - t0, 1)
-        report["final_fm_loss"] = float(np.mean(hist1.metrics["fm_loss"][-50:]))
-        pipe1 = flow_pipeline(unet1)
-        report.update(evaluate_flow(pipe1, ev, ev.guidance, real_feats, seed))
-        report["straightness_before"] = text_straightness(pipe1, ev, ev.guidance, seed)
-
-        rf = config.reflow
-        t0 = time.perf_counter()
-        x0, x1, rows = simulate_pairs(unet1, data, rf, seed)
-        report["reflow_pair_seconds"] = round(time.perf_counter() - t0, 1)
-        t0 = time.perf_counter()
-        unet2, hist2 = train_latent_unet(config, data, flow_loss_for(config, 0.0),
-                                         pair_batches(x0, x1, rows, data, rf.train.batch_size, seed), seed=seed,
-                                         init=unet1, steps=rf.train.steps, optim=rf.optim, desc="reflow")
-        report["reflow_train_seconds"] = round(time.perf_counter() - t0, 1)
-        report["reflow_final_fm_loss"] = float(np.mean(hist2.metrics["fm_loss"][-50:]))
-        pipe2 = flow_pipeline(unet2)
-        report.update(evaluate_flow(pipe2, ev, 1.0, real_feats, seed, prefix="reflow_"))
-        report["straightness_after"] = text_straightness(pipe2, ev, 1.0, seed)
-        report["straightness_ratio"] = report["straightness_before"] / max(report["straightness_after"], 1e-12)
-        report.update(num_params=num_params(unet1), train_source=data.source, num_train=len(data.latents),
-                      steps=config.train.steps, batch_size=config.train.batch_size, reflow_pairs=rf.pairs,
-                      reflow_steps=rf.train.steps)
-        reports.append(report)
+    reports = [train_and_evaluate(config, seed) for seed in seeds]
     if len(reports) == 1:
         return reports[0]
     means = {k: float(np.mean([r[k] for r in reports])) for k, v in reports[0].items() if isinstance(v, float)}
     return {**means, "per_seed": reports}
+
+
+@register_ship("flow-latent")
+def ship(config: FlowLatentConfig, out_dir: Path | None = None) -> dict[str, Any]:
+    """Train and evaluate (seed 0) as ``genlab eval flow-latent`` does and write ``data/flow_ldm/flow.*`` (the
+    1-rectified flow) and ``reflow.*`` (the 2-rectified flow): ``load_flow_pipeline("flow" | "reflow")``."""
+    folder = Path(out_dir) if out_dir is not None else FLOW_DIR
+    report = train_and_evaluate(config, 0, save_dir=folder)
+    for name in ("flow", "reflow"):
+        info = read_info(folder, name, REGENERATE)
+        (folder / f"{name}.json").write_text(json.dumps({**info, "eval": report}, indent=2) + "\n")
+    return report
+
+
+def load_flow_pipeline(name: str = "flow", folder: str | Path | None = None) -> TextToImage:
+    """The shipped flow pipeline: ``"flow"`` (1-rectified, sample with guidance) or ``"reflow"`` (2-rectified,
+    sample with ``guidance=1``); no download, no training."""
+    if name not in ("flow", "reflow"):
+        raise ValueError(f"unknown flow model {name!r}: choose 'flow' (1-rectified) or 'reflow' (2-rectified)")
+    folder = Path(folder) if folder is not None else FLOW_DIR
+    info = read_info(folder, name, REGENERATE)
+    config = UNetConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in info["config"].items()})
+    unet = load_weights(UNet(config, rngs=nnx.Rngs(0)), folder, name, REGENERATE)
+    return flow_pipeline(unet)
