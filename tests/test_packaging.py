@@ -27,6 +27,9 @@ def test_wheel_has_every_module_and_the_shipped_data(wheel):
     modules = {p.relative_to(ROOT).as_posix() for p in (ROOT / "genlab").rglob("*.py")}
     assert modules <= names, f"modules missing from the wheel: {sorted(modules - names)}"
     data = {p.relative_to(ROOT / "data").as_posix() for p in (ROOT / "data").rglob("*") if p.is_file()}
+    full = {n for n in data if n.startswith("fashion-mnist/")}  # the full data set stays in the checkout
+    assert full and not {n for n in names if "/fashion-mnist/" in n}, "the wheel must not carry the full 30 MB"
+    data -= full
     assert data, "data/ is empty"
     shipped = {n.removeprefix("genlab/_shipped/") for n in names if n.startswith("genlab/_shipped/")}
     assert data <= shipped, f"data/ files missing from the wheel: {sorted(data - shipped)}"
