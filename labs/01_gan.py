@@ -53,6 +53,7 @@ from genlab.diagnostics.coverage import SampleRecorder, coverage_callback
 from genlab.figures.dirac import dirac_portrait
 from genlab.figures.gan2d import coverage_over_time, d_outputs_and_grad_norms, samples_over_training
 from genlab.models.gan import MLPDiscriminator, MLPGenerator
+from genlab.notebook import lab_setup
 from genlab.objectives.gan import GANSettings, make_gan_step
 from genlab.presets import resolve_preset
 from genlab.samplers.gan import generate
@@ -60,6 +61,7 @@ from genlab.train import fit
 
 SEED = 42  # otter sets the grading seed here; every key below comes from it
 PRESET = resolve_preset(os.environ.get("GENLAB_PRESET"))  # tiny | cpu | gpu (from the hardware when unset)
+lab_setup(PRESET)  # Jupyter/Colab: figures show as images; an answer not written yet says so instead of failing
 
 # One GAN run on ring8 per preset. The networks are the classic 2D setup (Metz et al. 2017):
 # G = MLP 256 -> 128 -> 128 -> 2, D = MLP 2 -> 128 -> 1; Adam (beta1 = 0.5) with a cosine decay of the
