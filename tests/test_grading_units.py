@@ -189,3 +189,23 @@ def test_cli_reports_unknown_lab_and_missing_submissions(tmp_path, capsys):
     assert "no lab named 'no_such_lab'" in capsys.readouterr().err
     assert main(["grade", str(tmp_path / "missing.ipynb"), "--out", str(tmp_path / "g.csv")]) == 2
     assert "neither a notebook" in capsys.readouterr().err
+
+
+def test_figure_cells_without_images_finds_bare_figure_text():
+    from genlab.grading.labs import figure_cells_without_images
+
+    def cell(source, *outputs):
+        return {"cell_type": "code", "source": source, "outputs": list(outputs)}
+
+    text = {"output_type": "execute_result", "data": {"text/plain": "<Figure size 1380x260 with 6 Axes>"}}
+    image = {"output_type": "execute_result", "data": {"text/plain": "<Figure ...>", "image/png": "iVBOR"}}
+    nb = {"cells": [
+        cell("from genlab.figures.gan2d import coverage_over_time as cot\nfrom genlab.figures.dirac import dirac_portrait"),
+        cell("cot(h)", image),                       # fine
+        cell("x = 1\ndirac_portrait()", text),        # the symptom: text, no image
+        cell("print(1)\ncot(h)"),                     # a figure call that showed nothing
+        cell("make_my_own_figure()", text),          # any Figure shown as text counts
+        cell("print('no figure here')"),
+    ]}
+    assert figure_cells_without_images(nb) == ["cell 2: dirac_portrait()", "cell 3: cot(h)",
+                                               "cell 4: make_my_own_figure()"]
