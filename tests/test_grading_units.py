@@ -209,3 +209,15 @@ def test_figure_cells_without_images_finds_bare_figure_text():
     ]}
     assert figure_cells_without_images(nb) == ["cell 2: dirac_portrait()", "cell 3: cot(h)",
                                                "cell 4: make_my_own_figure()"]
+
+
+def test_feedback_sentence_keeps_the_reason_and_drops_the_code():
+    from genlab.grading.results import one_sentence
+
+    otter = ("Error at line 12 in test q1:\n      assert abs(g - 0.69) < 1e-4, 'msg'\n"
+             "AssertionError: with D undecided the generator loss is log 2 = 0.693, not -0.693")
+    assert one_sentence(otter) == "with D undecided the generator loss is log 2 = 0.693, not -0.693"
+    assert one_sentence("Error at line 3 in test q2:\n  float(x)\nTypeError: bad operand") == "TypeError: bad operand"
+    assert one_sentence("Error at line 3 in test q2:\n  assert x\nAssertionError: ") == \
+        "the test's check failed (it gives no reason)"
+    assert one_sentence("not graded: time limit reached") == "not graded: time limit reached"
