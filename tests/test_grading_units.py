@@ -188,7 +188,23 @@ def test_cli_reports_unknown_lab_and_missing_submissions(tmp_path, capsys):
     assert main(["assign", "no_such_lab"]) == 2
     assert "no lab named 'no_such_lab'" in capsys.readouterr().err
     assert main(["grade", str(tmp_path / "missing.ipynb"), "--out", str(tmp_path / "g.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "missing.ipynb not found" in err and "neither a notebook" not in err
+    (tmp_path / "notes.txt").write_text("hello")
+    assert main(["grade", str(tmp_path / "notes.txt"), "--out", str(tmp_path / "g.csv")]) == 2
     assert "neither a notebook" in capsys.readouterr().err
+
+
+def test_a_notebook_that_is_not_json_is_graded_invalid(tmp_path):
+    from genlab.grading.grade import notebook_problem
+
+    bad = tmp_path / "alice.ipynb"
+    bad.write_text("print('I saved my notebook as a script')\n")
+    assert "not valid JSON" in notebook_problem(bad)
+    bad.write_text('{"metadata": {}}')
+    assert "no cells" in notebook_problem(bad)
+    bad.write_text('{"cells": [], "metadata": {}}')
+    assert notebook_problem(bad) is None
 
 
 def test_figure_cells_without_images_finds_bare_figure_text():

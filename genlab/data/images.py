@@ -42,6 +42,11 @@ class ImageSet:
     name: str = ""
     split: str = ""
 
+    def __post_init__(self):
+        n_images, n_labels = len(self.images), len(self.labels)
+        if n_images != n_labels:
+            raise ValueError(f"an ImageSet needs one label per image: {n_images} images but {n_labels} labels")
+
     def __len__(self) -> int:
         return int(self.labels.shape[0])
 

@@ -18,6 +18,11 @@ from genlab.train.history import History
 SNAPSHOT_HINT = "train with train_gan2d(..., snapshots=500) to record samples"
 
 
+def _centers(centers) -> np.ndarray:
+    """Mode centres ``[K, 2]`` from an array or a mixture (``genlab.data.toy2d.Mixture``, ``RING8``)."""
+    return np.asarray(getattr(centers, "centers", centers), float)
+
+
 def _limits(centers: np.ndarray, margin: float = 0.5) -> tuple[float, float]:
     r = float(np.abs(centers).max()) + margin
     return -r, r
@@ -44,8 +49,10 @@ def _coverage_at(history: History | None, step: int) -> str:
 
 def samples_over_training(snapshots: dict[int, np.ndarray], centers: np.ndarray, *, history: History | None = None,
                           panels: int = 6, title: str = "", dpi: float | None = None) -> Figure:
-    """``panels`` scatter plots of G's samples at evenly spaced recorded steps, mode centres as red crosses."""
+    """``panels`` scatter plots of G's samples at evenly spaced recorded steps, mode centres as red crosses.
+    ``centers``: ``[K, 2]`` or a mixture (``RING8``, your own ``genlab.data.toy2d.Mixture``)."""
     picks = evenly_spaced_steps(snapshots, panels, SNAPSHOT_HINT)
+    centers = _centers(centers)
     fig = Figure(figsize=(2.3 * len(picks), 2.6), layout="constrained", dpi=dpi)
     axes = fig.subplots(1, len(picks), squeeze=False)[0]
     for ax, step in zip(axes, picks):
@@ -111,6 +118,7 @@ def arms_comparison(arms: dict[str, tuple[History, np.ndarray]], centers: np.nda
     """
     if not arms:
         raise ValueError("arms is empty: pass label -> (history, final samples)")
+    centers = _centers(centers)
     fig = Figure(figsize=(3.2 * max(3, len(arms)), 6.4), layout="constrained", dpi=dpi)
     top, bottom = fig.subfigures(2, 1)
     for ax, (label, (history, samples)) in zip(top.subplots(1, len(arms), squeeze=False)[0], arms.items()):
@@ -144,6 +152,7 @@ def training_animation(snapshots: dict[int, np.ndarray], centers: np.ndarray, pa
     if not snapshots:
         raise ValueError(f"no snapshots: {SNAPSHOT_HINT}")
     steps = sorted(snapshots)
+    centers = _centers(centers)
     fig = Figure(figsize=(3.6, 3.8), layout="constrained")
     ax = fig.subplots()
     add_note(fig)
