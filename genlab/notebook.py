@@ -170,11 +170,12 @@ def _show_figures_inline(shell) -> None:
 
 
 def _ipython() -> Any:
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return None
-    return get_ipython()
+    """The running IPython shell, or None. IPython is never imported here: where it is not loaded yet (the
+    grader's plain Python) there is no shell."""
+    import sys
+
+    ipython = sys.modules.get("IPython")
+    return ipython.get_ipython() if ipython is not None and hasattr(ipython, "get_ipython") else None
 
 
 def lab_setup(preset: str | None = None, *, note: str | None = None) -> bool:
