@@ -31,9 +31,11 @@ test: env
 test-fast: env
 	@$(MAKE) --no-print-directory test PYTEST_ARGS='-m "not slow" $(PYTEST_ARGS)'
 
+# Student notebooks without grading the solutions (seconds): instructors and CI check those
+# (genlab assign without --no-check; tests/test_labs_gate.py).
 lab: env
 	$(BIN)/python -m pip install --quiet -e '.[dev,notebook]'
-	$(BIN)/genlab assign
+	$(BIN)/genlab assign --no-check
 	$(BIN)/jupyter lab dist/
 
 clean:

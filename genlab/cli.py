@@ -29,9 +29,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     except ValueError as err:
         raise SystemExit(f"genlab: {err}") from None
     variant = args.variant or exp.default_variant
-    n_seeds = exp.default_seeds if args.seeds is None else args.seeds
-    if n_seeds < 1:
-        raise SystemExit("genlab: --seeds must be at least 1")
+    n_seeds = exp.default_seeds if args.seeds is None else args.seeds  # argparse refused 0 and negatives
     seeds = list(range(args.seed, args.seed + n_seeds))
     start = time.perf_counter()
     metrics = exp.run(config, seeds)
@@ -56,26 +54,37 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from genlab import experiments
     from genlab.presets import resolve_preset
 
+    preset = resolve_preset(args.preset)  # first: a bad $GENLAB_PRESET fails before anything heavy is imported
+    from genlab import experiments
+    from genlab.demos.files import file_settings
+    from genlab.figures.notes import TINY_NOTE, figure_note
+
     experiments.load()
-    preset = resolve_preset(args.preset)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     demos = sorted(experiments.DEMOS.values(), key=lambda d: (d.order, d.name))
     if args.only:
+        unknown = sorted(set(args.only) - {d.name for d in demos})
+        if unknown:
+            raise SystemExit(f"genlab: no demo part {', '.join(unknown)}; "
+                             f"the parts are {', '.join(d.name for d in demos)}")
         demos = [d for d in demos if d.name in args.only]
+    out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
-    for demo in demos:
-        start = time.perf_counter()
-        print(f"[genlab demo] {demo.name} ({preset}) ...", flush=True)
-        files = demo.make(demo.configure(preset), out / demo.name)
-        written += files
-        print(f"[genlab demo] {demo.name}: {len(files)} files in {time.perf_counter() - start:.1f} s")
+    with file_settings(args.format, args.dpi), figure_note(TINY_NOTE if preset == "tiny" else None):
+        for demo in demos:
+            start = time.perf_counter()
+            print(f"[genlab demo] {demo.name} ({preset}) ...", flush=True)
+            files = demo.make(demo.configure(preset), out / demo.name)
+            written += files
+            print(f"[genlab demo] {demo.name}: {len(files)} files in {time.perf_counter() - start:.1f} s")
     print(f"[genlab demo] wrote {len(written)} files under {out}/")
     for f in written:
         print(f"  {f}")
+    if preset == "tiny":
+        print("[genlab demo] tiny preset: the models are barely trained, so these files check that the demo runs; "
+              "they are not lecture figures (each says 'tiny preset: untrained' on it). Use the cpu or gpu preset.")
     return 0
 
 
@@ -96,6 +105,16 @@ def _cmd_ship(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not at least 1")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="genlab", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -108,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", choices=["tiny", "cpu", "gpu"], default=None,
                    help="default: cpu or gpu, picked from the JAX backend")
     p.add_argument("--variant", default=None)
-    p.add_argument("--seeds", type=int, default=None, help="number of seeds (default: per experiment)")
+    p.add_argument("--seeds", type=_positive_int, default=None, help="number of seeds, >= 1 (default: per experiment)")
     p.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_cmd_eval)
@@ -117,6 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", choices=["tiny", "cpu", "gpu"], default=None)
     p.add_argument("--out", default="runs/demo")
     p.add_argument("--only", nargs="*", default=None, help="names of demo parts to run")
+    p.add_argument("--format", choices=["png", "svg", "pdf"], default="png",
+                   help="file format of the figures (default png; animations stay GIF)")
+    p.add_argument("--dpi", type=float, default=110, help="resolution of the figures (default 110)")
     p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("ship", help="retrain a model whose weights ship in data/ and write them there")
@@ -136,8 +158,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from genlab.presets import PresetError
+
     args = build_parser().parse_args(argv)
-    return args.func(args) or 0
+    try:
+        return args.func(args) or 0
+    except PresetError as err:  # e.g. GENLAB_PRESET=huge: one line, not a traceback
+        print(f"genlab: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

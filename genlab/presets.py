@@ -10,8 +10,6 @@ from __future__ import annotations
 import os
 from typing import Literal, TypeVar
 
-import jax
-
 from genlab.experiments import PRESETS
 
 Preset = Literal["tiny", "cpu", "gpu"]
@@ -21,21 +19,29 @@ T = TypeVar("T")
 
 def auto_preset() -> str:
     """``gpu`` when JAX runs on an accelerator (GPU or TPU), else ``cpu``."""
+    import jax  # here, not at the top: the CLI reads PresetError without starting JAX
+
     return "cpu" if jax.default_backend() == "cpu" else "gpu"
+
+
+class PresetError(ValueError):
+    """An unknown preset name (from an argument or from ``$GENLAB_PRESET``)."""
 
 
 def resolve_preset(preset: str | None) -> str:
     """Validate a preset name. ``None`` reads ``$GENLAB_PRESET`` (e.g. ``tiny`` in the CI gate) and,
-    when that is unset or ``auto``, picks one from the hardware."""
+    when that is unset or ``auto``, picks one from the hardware. Raises :class:`PresetError`."""
+    from_env = preset is None
     if preset is None:
         preset = os.environ.get("GENLAB_PRESET") or "auto"
     if preset == "auto":
         return auto_preset()
     if preset not in PRESETS:
-        raise ValueError(
-            f"unknown preset {preset!r}: choose one of {', '.join(PRESETS)} "
-            "(or leave it out to pick cpu/gpu from the hardware; check $GENLAB_PRESET too)"
-        )
+        if from_env:
+            raise PresetError(f"GENLAB_PRESET={preset!r} is not a preset: set it to one of {', '.join(PRESETS)} "
+                              "or unset it (then cpu or gpu is picked from the hardware)")
+        raise PresetError(f"unknown preset {preset!r}: choose one of {', '.join(PRESETS)} "
+                          "(or leave it out to pick cpu/gpu from the hardware)")
     return preset
 
 

@@ -29,3 +29,25 @@ def write_notebook(py_path: Path, ipynb_path: Path, lab: str = "fixture_lab") ->
     nb.metadata.setdefault("kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"})
     nbformat.write(nb, ipynb_path)
     return ipynb_path
+
+
+def execute_in_kernel(ipynb_path: Path, workdir: Path, timeout: int = 900):
+    """Run every cell of a notebook in a Jupyter kernel, as a student's "Run All" does; returns the executed
+    notebook (errors stay in the outputs; execution stops at the first one, like Run All)."""
+    import nbclient
+    import nbformat
+
+    nb = nbformat.read(ipynb_path, as_version=4)
+    client = nbclient.NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                                     resources={"metadata": {"path": str(workdir)}})
+    try:
+        client.execute()
+    except nbclient.exceptions.CellExecutionError:
+        pass
+    return nb
+
+
+def error_outputs(nb) -> list[str]:
+    """``cell N: Error: message`` for every error output of an executed notebook."""
+    return [f"cell {i}: {o.ename}: {o.evalue[:200]}" for i, c in enumerate(nb.cells) if c.cell_type == "code"
+            for o in c.get("outputs", []) if o.output_type == "error"]

@@ -124,3 +124,14 @@ def test_four_device_mesh_shards_each_batch():
     result = subprocess.run([sys.executable, "-c", _FOUR_DEVICES], env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "OK 4 devices" in result.stdout
+
+
+def test_images_and_labels_must_match_one_to_one():
+    """10,000 images with 5,000 labels must not train silently on the first half."""
+    from genlab.data.images import ImageSet
+
+    images, labels = np.zeros((10, 4, 4, 1), np.float32), np.zeros(5, np.int32)
+    with pytest.raises(ValueError, match="10 images but 5 labels"):
+        image_batches(images, labels, batch_size=2, seed=0)
+    with pytest.raises(ValueError, match="10 images but 5 labels"):
+        ImageSet(images, labels, "test", ("a",))

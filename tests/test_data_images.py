@@ -28,7 +28,8 @@ def no_sources(monkeypatch, tmp_path):
     """Hide every source: empty $GENLAB_DATA, no system folder, no embedded file, no tfds."""
     monkeypatch.setenv("GENLAB_DATA", str(tmp_path / "empty"))
     for name, spec in sources.DATASETS.items():
-        monkeypatch.setitem(sources.DATASETS, name, dataclasses.replace(spec, system_dirs=(tmp_path / "no-debian",)))
+        monkeypatch.setitem(sources.DATASETS, name, dataclasses.replace(spec, system_dirs=(tmp_path / "no-debian",),
+                                                                           shipped_dirs=()))
     monkeypatch.setattr(sources, "EMBEDDED_PATH", tmp_path / "missing.npz")
     monkeypatch.setitem(sys.modules, "tensorflow_datasets", None)  # makes the import fail
     return tmp_path
@@ -209,3 +210,37 @@ def test_availability_report(monkeypatch, no_sources):
     assert "3" in mnist_test.split() and str(no_sources / "root" / "mnist") in mnist_test
     assert "fashion_mnist is not available" in report and "cifar10 is not available" in report
     assert "mnist is not available" not in report.replace("fashion_mnist is not available", "")
+
+
+# --- the full Fashion-MNIST shipped in data/, and broken files ---------------------------------------
+
+def test_the_full_fashion_mnist_ships_in_data_and_is_the_default(monkeypatch):
+    """A fresh clone trains and evaluates on the official splits: 60k/10k from data/fashion-mnist (headers only)."""
+    monkeypatch.delenv("GENLAB_DATA", raising=False)
+    spec = sources.DATASETS["fashion_mnist"]
+    (folder,) = spec.shipped_dirs
+    assert folder == sources.shipped("fashion-mnist") and (folder.parent / "LICENSE-fashion-mnist.txt").is_file()
+    for split, n in (("train", 60_000), ("test", 10_000)):
+        assert sources.find_local(spec, split) == (folder, [])  # before Debian's folder, before the subset
+        assert sources.count_local(spec, split, folder) == n
+    assert sources.candidate_dirs(spec).index(folder) < sources.candidate_dirs(spec).index(spec.system_dirs[0])
+    assert load_images("fashion_mnist", "test", limit=5).source == f"local:{folder}"
+
+
+def test_a_truncated_idx_file_is_passed_over_and_reported(monkeypatch, no_sources):
+    root = no_sources / "root"
+    _fake_idx_folder(root / "fashion-mnist", n_train=40, n_test=12)
+    gz = root / "fashion-mnist" / "train-images-idx3-ubyte.gz"
+    gz.write_bytes(gz.read_bytes()[: len(gz.read_bytes()) // 2])  # a download cut in half
+    plain = root / "fashion-mnist" / "t10k-labels-idx1-ubyte"
+    plain.write_bytes(plain.read_bytes()[:-3])
+    monkeypatch.setenv("GENLAB_DATA", str(root))
+    from genlab.data.idx import idx_problem
+
+    assert "truncated" in idx_problem(gz) and "truncated" in idx_problem(plain)
+    assert idx_problem(root / "fashion-mnist" / "train-labels-idx1-ubyte.gz") is None
+    report = availability_report()
+    assert not any(line.split()[:4] == ["*", "fashion_mnist", "train", "local"] for line in report.splitlines())
+    assert "Passed over" in report and "train-images-idx3-ubyte.gz is truncated" in report
+    with pytest.raises(DatasetNotFoundError, match="t10k-labels-idx1-ubyte is truncated"):
+        load_images("fashion_mnist", "test")

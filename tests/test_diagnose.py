@@ -158,3 +158,17 @@ def test_oscillation_reads_where_the_samples_sit():
     learning += [dict(ring_eval(s, set(range(8))), modes_visited=8, visited=[True] * 8)
                  for s in range(600, STEPS + 1, 100)]
     assert diagnose(make_history(evals=learning)) == []
+
+
+def test_samples_smeared_between_modes_are_reported():
+    """3/3 modes covered with 26 % high quality: every mode counts, yet most samples sit in the gaps."""
+    def tri(step, hq):
+        return {"step": step, "modes_covered": 3, "n_modes": 3, "high_quality_fraction": hq, "modes_visited": 3,
+                "covered": [True] * 3}
+
+    evals = [tri(s, 0.9) for s in range(100, 1000, 100)] + [tri(s, 0.26) for s in range(1000, STEPS + 1, 100)]
+    (f,) = diagnose(make_history(evals=evals))
+    assert f.kind == "between_modes" and f.step == 1000
+    assert f.evidence["high_quality_fraction"] == 0.26 and f.evidence["modes_covered"] == 3
+    assert "3 of 3 modes" in f.explanation and "26%" in f.explanation and "between the modes" in f.explanation
+    assert diagnose(make_history(evals=[tri(s, 0.9) for s in range(100, STEPS + 1, 100)])) == []

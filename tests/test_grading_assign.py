@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from grading_helpers import FIXTURE_LAB, PRIVATE_TESTS, SUBMISSIONS, write_notebook
@@ -49,10 +51,70 @@ def test_assign_fails_when_solutions_miss_full_marks(tmp_path, capsys):
     private = tmp_path / "private"
     private.mkdir()
     (private / "q2_private.py").write_text("def test_q2_impossible(q2_samples):\n    assert q2_samples is None\n")
-    rc = main(["assign", str(FIXTURE_LAB), "--out", str(tmp_path / "dist"), "--private-tests", str(private)])
+    rc = main(["assign", str(FIXTURE_LAB), "--out", str(tmp_path / "dist"), "--private-tests", str(private),
+               "--no-wheel"])
     err = capsys.readouterr().err
     assert rc == 1
     assert "not full marks" in err and "q2" in err
+
+
+def test_assign_blames_a_time_limit_on_the_time_limit(tmp_path, capsys):
+    """A limit too short for the solutions is reported as a time limit, with the flags that change it."""
+    rc = main(["assign", str(FIXTURE_LAB), "--out", str(tmp_path / "dist"), "--no-wheel", "--timeout", "0.5"])
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert "time limit (0.5 s" in err and "not the solutions" in err, err
+    for flag in ("--timeout SECONDS", "GENLAB_PRESET=tiny", "--no-check"):
+        assert flag in err, flag
+    assert "fix the master's solutions" not in err
+
+
+def test_assign_without_check_is_quick_and_sound(tmp_path):
+    """What `make lab` runs: the student notebook and the bundle, without grading the solutions."""
+    rc = main(["assign", str(FIXTURE_LAB), "--out", str(tmp_path / "dist"), "--no-wheel", "--no-check"])
+    assert rc == 0
+    assert (tmp_path / "dist" / "fixture_lab" / "student" / "fixture_lab.ipynb").is_file()
+    assert (tmp_path / "dist" / "fixture_lab" / "autograder" / "genlab_bundle.json").is_file()
+
+
+def test_the_student_folder_installs_genlab_into_a_bare_environment(tmp_path):
+    """Colab, or any machine without the repository: the setup cell installs genlab from the wheel that
+    `genlab assign` put beside the notebook. No repository URL anywhere."""
+    import sysconfig
+
+    from genlab.grading.install import build_wheel
+
+    wheel = build_wheel(tmp_path / "wheel")
+    lab = build_lab(FIXTURE_LAB, tmp_path / "dist", check=False, wheel=wheel, log=lambda *a: None)
+    student = lab.student.parent
+    assert (student / wheel.name).is_file()
+    setup = "".join(json.loads(lab.student.read_text())["cells"][0]["source"])
+    assert "git+" not in setup and "http" not in setup
+    # a bare environment: no genlab; the packages genlab needs are visible (no network here to fetch them)
+    venv = tmp_path / "bare"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          check=True, capture_output=True, text=True).stdout.strip()
+    (Path(site) / "genlab_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "JAX_PLATFORMS": "cpu"}
+    probe = "import importlib.util; print(importlib.util.find_spec('genlab'))"
+    assert subprocess.run([str(python), "-c", probe], env=env, capture_output=True, text=True).stdout.strip() == "None"
+    work = tmp_path / "colab"
+    shutil.copytree(student, work)
+    code = setup + ("\nimport genlab, genlab.shipped as s\nprint(genlab.__file__)\n"
+                    "print(s.shipped('fashion_mnist_subset.npz').is_file(), type(grader).__name__)")
+    out = subprocess.run([str(python), "-c", code], cwd=work, env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-3000:]
+    where, found = out.stdout.strip().splitlines()[-2:]
+    assert where.startswith(site), where
+    assert found == "True Notebook"
+    (work / wheel.name).unlink()
+    bare_again = tmp_path / "bare2"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(bare_again)], check=True)
+    out = subprocess.run([str(bare_again / "bin" / "python"), "-c", setup], cwd=work, env=env, capture_output=True,
+                         text=True)
+    assert out.returncode != 0 and "upload the wheel" in out.stderr
 
 
 def test_setup_cell_is_harmless_offline_and_writes_public_tests(with_private, tmp_path):

@@ -141,3 +141,13 @@ def test_student_folder_has_no_solutions_or_hidden_tests(lab):
         assert hidden not in text
     assert "jnp.log(sigma) - 0.5" not in text  # the Q1 solution
     assert sorted(os.listdir(student / "tests")) == ["q1.py", "q2.py", "q3.py"]
+
+
+def test_a_notebook_that_is_not_json_scores_zero_with_status_invalid(lab, tmp_path):
+    bad = tmp_path / "bob.ipynb"
+    bad.write_text("def q1():\n    return 1\n")  # a script saved under .ipynb
+    [g] = grade_batch([bad], tmp_path / "grades.csv", lab=str(lab.autograder), log=lambda *a: None)
+    assert g.total == 0 and g.report.status == "invalid"
+    assert "not a Jupyter notebook (not valid JSON" in g.report.notes[0]
+    feedback = (tmp_path / "grades_feedback" / "bob.md").read_text()
+    assert "status: invalid" in feedback and "hand in the .ipynb file" in feedback

@@ -188,4 +188,52 @@ def test_cli_reports_unknown_lab_and_missing_submissions(tmp_path, capsys):
     assert main(["assign", "no_such_lab"]) == 2
     assert "no lab named 'no_such_lab'" in capsys.readouterr().err
     assert main(["grade", str(tmp_path / "missing.ipynb"), "--out", str(tmp_path / "g.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "missing.ipynb not found" in err and "neither a notebook" not in err
+    (tmp_path / "notes.txt").write_text("hello")
+    assert main(["grade", str(tmp_path / "notes.txt"), "--out", str(tmp_path / "g.csv")]) == 2
     assert "neither a notebook" in capsys.readouterr().err
+
+
+def test_a_notebook_that_is_not_json_is_graded_invalid(tmp_path):
+    from genlab.grading.grade import notebook_problem
+
+    bad = tmp_path / "alice.ipynb"
+    bad.write_text("print('I saved my notebook as a script')\n")
+    assert "not valid JSON" in notebook_problem(bad)
+    bad.write_text('{"metadata": {}}')
+    assert "no cells" in notebook_problem(bad)
+    bad.write_text('{"cells": [], "metadata": {}}')
+    assert notebook_problem(bad) is None
+
+
+def test_figure_cells_without_images_finds_bare_figure_text():
+    from genlab.grading.labs import figure_cells_without_images
+
+    def cell(source, *outputs):
+        return {"cell_type": "code", "source": source, "outputs": list(outputs)}
+
+    text = {"output_type": "execute_result", "data": {"text/plain": "<Figure size 1380x260 with 6 Axes>"}}
+    image = {"output_type": "execute_result", "data": {"text/plain": "<Figure ...>", "image/png": "iVBOR"}}
+    nb = {"cells": [
+        cell("from genlab.figures.gan2d import coverage_over_time as cot\nfrom genlab.figures.dirac import dirac_portrait"),
+        cell("cot(h)", image),                       # fine
+        cell("x = 1\ndirac_portrait()", text),        # the symptom: text, no image
+        cell("print(1)\ncot(h)"),                     # a figure call that showed nothing
+        cell("make_my_own_figure()", text),          # any Figure shown as text counts
+        cell("print('no figure here')"),
+    ]}
+    assert figure_cells_without_images(nb) == ["cell 2: dirac_portrait()", "cell 3: cot(h)",
+                                               "cell 4: make_my_own_figure()"]
+
+
+def test_feedback_sentence_keeps_the_reason_and_drops_the_code():
+    from genlab.grading.results import one_sentence
+
+    otter = ("Error at line 12 in test q1:\n      assert abs(g - 0.69) < 1e-4, 'msg'\n"
+             "AssertionError: with D undecided the generator loss is log 2 = 0.693, not -0.693")
+    assert one_sentence(otter) == "with D undecided the generator loss is log 2 = 0.693, not -0.693"
+    assert one_sentence("Error at line 3 in test q2:\n  float(x)\nTypeError: bad operand") == "TypeError: bad operand"
+    assert one_sentence("Error at line 3 in test q2:\n  assert x\nAssertionError: ") == \
+        "the test's check failed (it gives no reason)"
+    assert one_sentence("not graded: time limit reached") == "not graded: time limit reached"

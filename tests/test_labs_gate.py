@@ -4,10 +4,14 @@
 - ``genlab assign`` builds it, and the solutions score full marks through the real grading path;
 - the solution notebook runs end to end without a cell error;
 - the untouched student notebook scores zero;
-- the student folder holds no hidden tests and no solution lines.
+- the student folder holds no hidden tests and no solution lines;
+- in a Jupyter kernel ("Run All"), the solution notebook shows an image in every figure cell, and the
+  untouched student notebook runs to the end without an error (unwritten answers print a note instead).
 """
 
 from __future__ import annotations
+
+import shutil
 
 import pytest
 
@@ -16,6 +20,7 @@ from genlab.grading.assign import build_lab, leaks, master_notebook
 from genlab.grading.bundle import load_bundle
 from genlab.grading.results import score
 from genlab.grading.sandbox import Limits, run_submission
+from grading_helpers import error_outputs, execute_in_kernel
 
 MASTERS = labs.all_masters(labs.repo_root() / "labs")
 LIMITS = Limits(timeout_s=600, memory_mb=6144)
@@ -65,3 +70,32 @@ def test_student_folder_leaks_nothing(built):
     master, lab, _ = built
     nb, _ = master_notebook(master)
     assert leaks(lab.autograder.parent, nb) == []
+
+
+@pytest.fixture(scope="module")
+def in_kernel(built, tmp_path_factory):
+    """The solution and the untouched student notebook, each run in a Jupyter kernel at tiny."""
+    master, lab, _ = built
+    runs = {}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GENLAB_PRESET", "tiny")
+        for kind, path in (("solution", lab.autograder / lab.student.name), ("student", lab.student)):
+            work = tmp_path_factory.mktemp(f"kernel-{master.stem}-{kind}")
+            shutil.copy(path, work / path.name)
+            runs[kind] = execute_in_kernel(work / path.name, work)
+    return runs
+
+
+def test_every_figure_cell_of_the_solution_shows_an_image(in_kernel):
+    nb = in_kernel["solution"]
+    assert not error_outputs(nb), error_outputs(nb)
+    assert labs.figure_functions(nb.cells), "the lab shows no genlab figure at all"
+    assert labs.figure_cells_without_images(nb) == []
+
+
+def test_untouched_student_notebook_runs_to_the_end_with_notes(in_kernel):
+    nb = in_kernel["student"]
+    assert not error_outputs(nb), error_outputs(nb)
+    notes = [o.text for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+             if o.output_type == "stream" and "[not written yet]" in o.text]
+    assert notes, "an untouched notebook must say which answers are not written yet"

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1] / "genlab"
 
 # Higher number = higher layer. A module may import its own layer and the ones below.
 LAYERS: dict[str, int] = {
-    "cli": 9, "grading": 9, "presets": 9,
+    "cli": 9, "grading": 9, "presets": 9, "notebook": 9,
     "experiments": 8,
     "demos": 7, "figures": 7, "diagnostics": 7, "metrics": 7,
     "pipelines": 6,

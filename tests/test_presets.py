@@ -1,6 +1,6 @@
 import pytest
 
-from genlab.presets import auto_preset, config_for, resolve_preset
+from genlab.presets import PresetError, auto_preset, config_for, resolve_preset
 
 
 def test_none_picks_cpu_on_a_cpu_backend(monkeypatch):
@@ -16,8 +16,30 @@ def test_environment_overrides_the_hardware_choice(monkeypatch):
 
 def test_unknown_preset_is_a_clear_error(monkeypatch):
     monkeypatch.setenv("GENLAB_PRESET", "huge")
-    with pytest.raises(ValueError, match="unknown preset 'huge'.*tiny, cpu, gpu"):
+    with pytest.raises(PresetError, match="GENLAB_PRESET='huge' is not a preset.*tiny, cpu, gpu"):
         resolve_preset(None)
+    with pytest.raises(ValueError, match="unknown preset 'big'.*tiny, cpu, gpu"):
+        resolve_preset("big")
+
+
+def test_cli_says_a_bad_genlab_preset_in_one_line(monkeypatch, capsys):
+    from genlab.cli import main
+
+    monkeypatch.setenv("GENLAB_PRESET", "huge")
+    assert main(["demo", "--only", "gan2d", "--out", "/nonexistent/never-written"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == ("genlab: GENLAB_PRESET='huge' is not a preset: set it to one of tiny, cpu, gpu or unset it "
+                           "(then cpu or gpu is picked from the hardware)")
+
+
+@pytest.mark.parametrize("seeds", ["0", "-2", "two"])
+def test_cli_refuses_seeds_below_one(seeds, capsys):
+    from genlab.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["eval", "classifier", "--preset", "tiny", "--seeds", seeds])
+    assert info.value.code == 2  # argparse's usage error, before anything trains
+    assert "--seeds" in capsys.readouterr().err
 
 
 def test_config_for_calls_the_preset_constructor():

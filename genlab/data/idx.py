@@ -65,11 +65,41 @@ def write_idx(path: str | Path, array: np.ndarray) -> Path:
     return path
 
 
-def idx_shape(path: str | Path) -> tuple[int, ...]:
-    """The array shape written in an IDX file's header, without reading the data (cheap, even for ``.gz``)."""
-    path = Path(path)
+def _header(path: Path) -> tuple[np.dtype, tuple[int, ...]]:
     with _open(path, "rb") as f:
         magic = f.read(4)
         if len(magic) < 4 or magic[0] != 0 or magic[1] != 0 or magic[2] not in _DTYPES:
             raise IDXFormatError(f"{path}: bad IDX magic number {magic.hex()!r}; download the file again")
-        return tuple(int(s) for s in np.frombuffer(f.read(4 * magic[3]), ">u4"))
+        sizes = f.read(4 * magic[3])
+        if len(sizes) < 4 * magic[3]:
+            raise IDXFormatError(f"{path}: the header is cut short; download the file again")
+        return np.dtype(_DTYPES[magic[2]]), tuple(int(s) for s in np.frombuffer(sizes, ">u4"))
+
+
+def idx_shape(path: str | Path) -> tuple[int, ...]:
+    """The array shape written in an IDX file's header, without reading the data (cheap, even for ``.gz``)."""
+    return _header(Path(path))[1]
+
+
+def idx_problem(path: str | Path) -> str | None:
+    """Why the IDX file at ``path`` is unusable (truncated, corrupt, not IDX), or None when it looks whole.
+
+    Cheap, without decompressing: a plain file's size must equal what its header promises; a ``.gz`` file's
+    gzip trailer (ISIZE: the uncompressed size mod 2**32) must. A truncated download fails both.
+    """
+    path = Path(path)
+    try:
+        dtype, shape = _header(path)
+        with open(path, "rb") as f:
+            f.seek(0, 2)
+            size = f.tell()
+            f.seek(max(0, size - 4))
+            trailer = int.from_bytes(f.read(4), "little")
+    except (OSError, EOFError, IDXFormatError) as err:
+        return f"{path.name} is unreadable ({err})"
+    expected = 4 + 4 * len(shape) + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if path.suffix == ".gz" and trailer != expected % 2**32:
+        return f"{path.name} is truncated or corrupt (its header promises {expected} bytes, the gzip trailer {trailer})"
+    if path.suffix != ".gz" and size != expected:
+        return f"{path.name} is truncated or corrupt ({size} bytes; its header promises {expected})"
+    return None

@@ -6,7 +6,8 @@
     data.source  # e.g. "local:/usr/share/datasets/fashion-mnist"
 
 Sources, tried in this order unless ``source=`` forces one (see :mod:`genlab.data.sources`):
-  1. "local": the full dataset from files under $GENLAB_DATA or Debian's /usr/share/datasets/fashion-mnist;
+  1. "local": the full dataset from files under $GENLAB_DATA, the full Fashion-MNIST shipped in data/fashion-mnist,
+     or Debian's /usr/share/datasets/fashion-mnist (truncated or corrupt files are passed over, with the reason);
   2. "embedded": the 10,000/2,000-image Fashion-MNIST subset committed in data/ (works offline, anywhere);
   3. "tfds": tensorflow-datasets, if installed (``pip install 'genlab[tfds]'``).
 The full local data comes first because models trained on 60,000 images are better; the subset makes
@@ -40,6 +41,11 @@ class ImageSet:
     class_names: tuple[str, ...]
     name: str = ""
     split: str = ""
+
+    def __post_init__(self):
+        n_images, n_labels = len(self.images), len(self.labels)
+        if n_images != n_labels:
+            raise ValueError(f"an ImageSet needs one label per image: {n_images} images but {n_labels} labels")
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
@@ -95,9 +101,11 @@ def _check(name: str, split: str, source: str | None) -> DatasetSpec:
 def _locate(spec: DatasetSpec, split: str, kind: str) -> tuple[str | None, str]:
     """(cache location if this source has the split, else None; why not)."""
     if kind == "local":
-        found = sources.find_local(spec, split)
+        found, problems = sources.find_local(spec, split)
         if found is not None:
             return str(found), ""
+        if problems:
+            return None, "local: " + "; ".join(problems)
         looked = ", ".join(str(d) for d in sources.candidate_dirs(spec)) or f"nowhere: {ENV_VAR} is not set"
         return None, f"local: no folder with {' + '.join(spec.files(split))} (looked in: {looked})"
     if kind == "embedded":
@@ -175,7 +183,7 @@ def availability_report() -> str:
     ``*`` marks the source that ``load_images(name, split)`` uses by default. Reads only file headers.
     """
     rows = [("", "dataset", "split", "source", "count", "location")]
-    missing = []
+    missing, passed_over = [], []
     for spec in DATASETS.values():
         any_split = False
         for split in SPLITS:
@@ -192,6 +200,8 @@ def availability_report() -> str:
                     count, where = sources.count_local(spec, split, Path(location)), location
                 else:
                     count, where = sources.count_embedded(split), location
+                if kind == "local":
+                    passed_over += [p for p in sources.find_local(spec, split)[1] if p not in passed_over]
                 mark = "*" if location is not None and not chosen else ""
                 chosen = chosen or bool(mark)
                 rows.append((mark, spec.name, split, kind, "-" if count is None else str(count), where))
@@ -202,6 +212,8 @@ def availability_report() -> str:
     lines = ["  ".join(c.ljust(w) for c, w in zip(r[:5], widths)) + "  " + r[5] for r in rows]
     env = os.environ.get(ENV_VAR)
     lines += ["", f"* = the source load_images(name, split) uses.  {ENV_VAR}=" + (repr(env) if env else "(not set)")]
+    if passed_over:
+        lines += ["", "Passed over (truncated or corrupt files):"] + [f"  - {p}" for p in passed_over]
     for spec in missing:
         lines += ["", f"{spec.name} is not available. Ways to get it:", how_to_get(spec)]
     return "\n".join(lines)

@@ -7,6 +7,7 @@ Local layouts (``.gz`` optional for IDX files):
   $GENLAB_DATA/fashion-mnist/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]   (or the files in $GENLAB_DATA)
   $GENLAB_DATA/mnist/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]
   $GENLAB_DATA/cifar-10-batches-py/{data_batch_1..5, test_batch}                 (CIFAR-10 python version)
+  data/fashion-mnist/ in the checkout                                           (the full Fashion-MNIST, shipped)
   /usr/share/datasets/fashion-mnist/                                             (apt-get install dataset-fashion-mnist)
 MNIST and Fashion-MNIST use the same file names, so IDX files lying directly in $GENLAB_DATA are
 taken as Fashion-MNIST (the default dataset); MNIST must be in its own ``mnist`` folder.
@@ -23,7 +24,7 @@ from types import ModuleType
 
 import numpy as np
 
-from genlab.data.idx import idx_shape, read_idx
+from genlab.data.idx import idx_problem, idx_shape, read_idx
 from genlab.shipped import shipped
 
 ENV_VAR = "GENLAB_DATA"
@@ -47,6 +48,7 @@ class DatasetSpec:
     system_dirs: tuple[Path, ...] = ()  # folders that OS packages install
     apt_package: str | None = None
     sizes: tuple[tuple[str, int], ...] = ()  # full size of each split
+    shipped_dirs: tuple[Path, ...] = ()  # folders of the full data shipped in data/ (searched before system_dirs)
 
     def files(self, split: str) -> tuple[str, ...]:
         """File names one split needs (IDX names without ``.gz``)."""
@@ -63,6 +65,7 @@ DATASETS: dict[str, DatasetSpec] = {
         ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
         "idx", ("fashion-mnist", "fashion_mnist"), True,
         (Path("/usr/share/datasets/fashion-mnist"),), "dataset-fashion-mnist", _IDX_SIZES,
+        shipped_dirs=(shipped("fashion-mnist"),),
     ),
     "mnist": DatasetSpec(
         "mnist", (28, 28, 1), tuple(str(d) for d in range(10)), "idx", ("mnist",), False, sizes=_IDX_SIZES,
@@ -86,7 +89,8 @@ def _file(directory: Path, name: str, fmt: str) -> Path | None:
 
 
 def candidate_dirs(spec: DatasetSpec) -> list[Path]:
-    """Folders searched for local files, in order: under $GENLAB_DATA, then the OS package's folder."""
+    """Folders searched for local files, in order: under $GENLAB_DATA, the full data shipped in ``data/``
+    (Fashion-MNIST), then the OS package's folder."""
     dirs: list[Path] = []
     root = os.environ.get(ENV_VAR)
     if root:
@@ -94,15 +98,36 @@ def candidate_dirs(spec: DatasetSpec) -> list[Path]:
         dirs += [root_path / folder for folder in spec.folders]
         if spec.files_in_root:
             dirs.append(root_path)
-    return dirs + list(spec.system_dirs)
+    return dirs + list(spec.shipped_dirs) + list(spec.system_dirs)
 
 
-def find_local(spec: DatasetSpec, split: str) -> Path | None:
-    """The first candidate folder that holds every file of ``split``, or None."""
-    for directory in candidate_dirs(spec):
-        if all(_file(directory, name, spec.file_format) for name in spec.files(split)):
-            return directory
+def has_files(spec: DatasetSpec, split: str, directory: Path) -> bool:
+    """Whether ``directory`` holds every file of ``split`` (whole or not)."""
+    return all(_file(directory, name, spec.file_format) for name in spec.files(split))
+
+
+def folder_problem(spec: DatasetSpec, split: str, directory: Path) -> str | None:
+    """Why the files of ``split`` in ``directory`` cannot be used (a truncated IDX file), or None. Cheap."""
+    if spec.file_format != "idx":
+        return None
+    for name in spec.files(split):
+        problem = idx_problem(_file(directory, name, "idx"))
+        if problem:
+            return f"{directory}: {problem}; download it again or delete it"
     return None
+
+
+def find_local(spec: DatasetSpec, split: str) -> tuple[Path | None, list[str]]:
+    """(the first candidate folder whose files of ``split`` are all there and whole, or None; the problems of
+    folders passed over because a file is truncated or corrupt)."""
+    problems = []
+    for directory in candidate_dirs(spec):
+        if has_files(spec, split, directory):
+            problem = folder_problem(spec, split, directory)
+            if problem is None:
+                return directory, problems
+            problems.append(problem)
+    return None, problems
 
 
 def _unpickle(path: Path) -> dict:

@@ -6,6 +6,15 @@ ring8 and grid25 follow shared/REFERENCES.md exactly:
 (Trap avoided: angles are 2πk/8 with k = 0..7, not ``np.linspace(0, 2π, 8)``, which repeats 0.)
 
 Every sampler is a pure function of an explicit key: ``sample(key, n) -> [n, 2] float32``.
+
+Your own 2D mixture (a lecturer's data set) is a :class:`Mixture`; it goes wherever a name does:
+
+    mix = Mixture([[0, 0], [2, 0], [1, 1.5]], sigma=0.05, weights=[0.5, 0.3, 0.2], name="three")
+    mix.sample(key, 1000)                                        # [1000, 2]
+    train_gan2d(dataclasses.replace(Ring8Config.cpu(), data=mix), seed=0)   # genlab.experiments.gan2d
+    mode_stats(samples, mix.centers, mix.sigma)                  # genlab.metrics.modes (VEEGAN)
+    coverage_eval(G, mix, key); coverage_callback(mix, key)      # genlab.diagnostics.coverage -> diagnose
+    samples_over_training(snapshots, mix.centers)                # genlab.figures.gan2d
 """
 
 from __future__ import annotations
@@ -50,22 +59,68 @@ def grid_centers(side: int = 5, spacing: float = 2.0) -> np.ndarray:
     return np.stack([xx.ravel(), yy.ravel()], axis=1)
 
 
-def _mixture_sampler(centers: np.ndarray, sigma: float) -> Callable[[jax.Array, int], jax.Array]:
+@dataclasses.dataclass(frozen=True, eq=False)
+class Mixture:
+    """A mixture of isotropic 2D Gaussians: ``centers [K, 2]``, one ``sigma`` (per-axis std of every mode) and
+    ``weights [K]`` (normalised to sum 1; default uniform). Compared and hashed by identity, so a jitted GAN step
+    that takes its sampler as a static argument compiles once per mixture."""
+
+    centers: np.ndarray  # [K, 2] float64, the modes' means
+    sigma: float
+    weights: np.ndarray | None = None  # [K] float64, sums to 1 (None: uniform)
+    name: str = "mixture"
+
+    def __post_init__(self):
+        centers = np.array(self.centers, np.float64)
+        if centers.ndim != 2 or centers.shape[1] != 2 or len(centers) < 1 or not np.isfinite(centers).all():
+            raise ValueError(f"Mixture centers must be finite points [K, 2] with K >= 1, got shape {centers.shape}")
+        if not (np.isfinite(self.sigma) and self.sigma > 0):
+            raise ValueError(f"Mixture sigma must be a positive number (the std of every mode), got {self.sigma}")
+        k = len(centers)
+        weights = np.full(k, 1.0 / k) if self.weights is None else np.array(self.weights, np.float64)
+        if weights.shape != (k,) or not np.isfinite(weights).all() or (weights < 0).any() or weights.sum() <= 0:
+            raise ValueError(f"Mixture weights must be {k} non-negative numbers (one per centre) with a positive sum, "
+                             f"got {self.weights}")
+        weights = weights / weights.sum()
+        centers.setflags(write=False)
+        weights.setflags(write=False)
+        object.__setattr__(self, "centers", centers)
+        object.__setattr__(self, "sigma", float(self.sigma))
+        object.__setattr__(self, "weights", weights)
+        object.__setattr__(self, "_sampler", _mixture_sampler(centers, self.sigma, weights))
+
+    def sample(self, key: jax.Array, n: int) -> jax.Array:
+        """Draw ``n`` points: ``[n, 2]`` float32 (a mode by its weight, then Gaussian noise of std sigma)."""
+        return self._sampler(key, n)
+
+    def sample_np(self, seed: int, n: int) -> np.ndarray:
+        """Convenience: ``n`` points as a NumPy array from an integer seed."""
+        return np.asarray(self.sample(jax.random.key(seed), n))
+
+
+def _mixture_sampler(centers: np.ndarray, sigma: float,
+                     weights: np.ndarray | None = None) -> Callable[[jax.Array, int], jax.Array]:
     means_np = np.asarray(centers, np.float32)  # NumPy here: a jnp array made while this module is first imported
     # inside a jit trace would be that trace's tracer, leaked into every later call
+
+    uniform = weights is None or np.allclose(weights, weights[0])
+    log_w = None if uniform else np.log(np.maximum(np.asarray(weights, np.float64), 1e-300)).astype(np.float32)
 
     def sample(key: jax.Array, n: int) -> jax.Array:
         means = jnp.asarray(means_np)
         k_mode, k_noise = jax.random.split(key)
-        idx = jax.random.randint(k_mode, (n,), 0, means.shape[0])
+        if log_w is None:  # ring8, grid25: exactly the draws genlab always made
+            idx = jax.random.randint(k_mode, (n,), 0, means.shape[0])
+        else:
+            idx = jax.random.categorical(k_mode, jnp.asarray(log_w), shape=(n,))
         return means[idx] + sigma * jax.random.normal(k_noise, (n, 2), jnp.float32)
 
     return sample
 
 
-def mixture(name: str, centers: np.ndarray, sigma: float) -> Toy2D:
-    """A uniform mixture of isotropic Gaussians with the given means and std."""
-    return Toy2D(name, _mixture_sampler(centers, sigma), np.asarray(centers, np.float64), float(sigma))
+def mixture(name: str, centers: np.ndarray, sigma: float, weights: np.ndarray | None = None) -> Mixture:
+    """A mixture of isotropic Gaussians with the given means, std and weights (None: uniform)."""
+    return Mixture(centers, sigma, weights, name)
 
 
 def _moons(key: jax.Array, n: int) -> jax.Array:
@@ -104,19 +159,24 @@ MOONS = Toy2D("moons", _moons)
 CHECKERBOARD = Toy2D("checkerboard", _checkerboard)
 SPIRALS = Toy2D("spirals", _spirals)
 
-TOY2D: dict[str, Toy2D] = {d.name: d for d in (RING8, GRID25, MOONS, CHECKERBOARD, SPIRALS)}
+TOY2D: dict[str, Toy2D | Mixture] = {d.name: d for d in (RING8, GRID25, MOONS, CHECKERBOARD, SPIRALS)}
 
 
-def toy2d(name: str) -> Toy2D:
-    """Look up a 2D set by name (``ring8``, ``grid25``, ``moons``, ``checkerboard``, ``spirals``)."""
+def toy2d(data: str | Toy2D | Mixture) -> Toy2D | Mixture:
+    """A 2D set by name (``ring8``, ``grid25``, ``moons``, ``checkerboard``, ``spirals``); a :class:`Mixture` or
+    :class:`Toy2D` of your own comes back as it is."""
+    if isinstance(data, (Toy2D, Mixture)):
+        return data
     try:
-        return TOY2D[name]
-    except KeyError:
-        raise ValueError(f"unknown 2D dataset {name!r}: choose one of {', '.join(TOY2D)}") from None
+        return TOY2D[data]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown 2D dataset {data!r}: choose one of {', '.join(TOY2D)}, "
+                         "or pass a genlab.data.toy2d.Mixture(centers, sigma, weights) of your own") from None
 
 
 @functools.cache
-def batch_sampler(name: str, n: int) -> Callable[[jax.Array], jax.Array]:
-    """``sample_real(key) -> [n, 2]``: batches of ``n`` points of 2D set ``name``, for a GAN step that draws its
-    own data. One object per ``(name, n)``, so a jitted step that takes it as a static argument compiles once."""
-    return functools.partial(toy2d(name).sample, n=n)
+def batch_sampler(data: str | Toy2D | Mixture, n: int) -> Callable[[jax.Array], jax.Array]:
+    """``sample_real(key) -> [n, 2]``: batches of ``n`` points of a 2D set (a name or your own mixture), for a GAN
+    step that draws its own data. One object per ``(data, n)``, so a jitted step that takes it as a static argument
+    compiles once."""
+    return functools.partial(toy2d(data).sample, n=n)

@@ -11,6 +11,7 @@ import numpy as np
 
 from genlab.data import captions as cap
 from genlab.data.images import load_images
+from genlab.demos.files import save_figures
 from genlab.figures import text as text_figures
 from genlab.pipelines.text import embed_images, embed_texts, load_clip
 
@@ -57,8 +58,4 @@ def write_figures(out_dir: str | Path, model=None, tokenizer=None) -> list[Path]
         ids, mask = tokenizer.encode([prompt])
         figures[f"clip_tokens_{k}.png"] = text_figures.prompt_tokens(tokenizer.pieces(prompt),
                                                                      ids[0][mask[0]].tolist(), prompt)
-    written = []
-    for name, fig in figures.items():
-        fig.savefig(out_dir / name, dpi=120)
-        written.append(out_dir / name)
-    return written
+    return save_figures(figures, out_dir)

@@ -25,17 +25,19 @@ COVERED_SHARE = 0.1  # a class is covered when it gets more than 0.1/K of the sa
 
 
 class Mixture(Protocol):
-    """A Gaussian mixture with known modes, e.g. ``genlab.data.toy2d.RING8``."""
+    """A Gaussian mixture with known modes: ``genlab.data.toy2d.RING8`` or your own ``toy2d.Mixture``."""
 
     centers: np.ndarray  # [K, 2]
     sigma: float
+    # optional: weights [K] (summing to 1; a mode's fair share of the samples), as genlab.data.toy2d.Mixture has
 
 
 def coverage_eval(G, mixture: Mixture, key: jax.Array, n: int = 2500) -> dict:
     """VEEGAN statistics of n samples of G against ``mixture``'s modes: modes_covered, n_modes,
     high_quality_fraction, covered [K] bool, and modes_visited / visited [K] bool: modes that are the nearest
     mode of at least a quarter of their fair share 1/K of the samples, whatever their quality (a blurry
-    generator that sits on one mode visits one mode).
+    generator that sits on one mode visits one mode). With weights (your own ``toy2d.Mixture``) the fair share of
+    mode k is its weight.
 
     A generator that has diverged (non-finite samples) scores 0 modes and 0 high quality.
     """
@@ -48,11 +50,14 @@ def coverage_eval(G, mixture: Mixture, key: jax.Array, n: int = 2500) -> dict:
                 "covered": [False] * k, "visited": [False] * k}
     s = mode_stats(x, mixture.centers, mixture.sigma)
     share = np.bincount(s.nearest, minlength=s.num_modes) / n  # [K] fraction of samples nearest each mode
+    weights = getattr(mixture, "weights", None)
+    fair = np.full(s.num_modes, 1.0 / s.num_modes) if weights is None else np.asarray(weights, float)  # [K]
+    visited = share >= VISITED_SHARE * fair
     return {"modes_covered": s.modes_covered, "n_modes": s.num_modes,
             "high_quality_fraction": s.high_quality_fraction,
-            "modes_visited": int(np.sum(share >= VISITED_SHARE / s.num_modes)),
+            "modes_visited": int(np.sum(visited)),
             "covered": [bool(c) for c in s.covered],
-            "visited": [bool(v) for v in share >= VISITED_SHARE / s.num_modes]}
+            "visited": [bool(v) for v in visited]}
 
 
 def coverage_callback(mixture: Mixture, key: jax.Array, n: int = 2500):

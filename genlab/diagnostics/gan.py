@@ -6,7 +6,9 @@ Four findings, read from a :class:`genlab.train.History` (or its dict/JSON form,
 - ``mode_collapse``: the generator covers few modes/classes, or fewer than it once did;
 - ``discriminator_overpowering``: mean D(G(z)) ≈ 0 and D(x) ≈ 1 while the generator's gradient
   collapses (the saturating loss's failure, Goodfellow 2014 §3; shared/REFERENCES.md);
-- ``oscillation``: the covered modes hop: modes are lost while others are gained, again and again.
+- ``oscillation``: the covered modes hop: modes are lost while others are gained, again and again;
+- ``between_modes``: 2D mixtures: the generator reaches the modes, but most of its samples lie between them
+  (e.g. 3/3 modes covered, 26 % high quality): mass smeared over the gaps.
 
 Train metrics used (names from ``gan_train_step``): d_real, d_fake, grad_norm_g, d_loss.
 Evaluations used (``history.evals``): 2D runs ``modes_covered``, ``n_modes``, ``high_quality_fraction``,
@@ -23,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-KINDS = ("non_finite", "mode_collapse", "discriminator_overpowering", "oscillation")
+KINDS = ("non_finite", "mode_collapse", "discriminator_overpowering", "oscillation", "between_modes")
 COLLAPSE_REMEDY = ("let the discriminator see several samples at once (PacGAN packing or minibatch standard "
                    "deviation), regularise it (R1 / gradient penalty), or use a WGAN-GP / hinge loss; unrolled steps "
                    "also help.")
@@ -60,6 +62,7 @@ class Thresholds:
     windows: int = 50  # train metrics are averaged over about this many windows
     min_hops: int = 3  # oscillation: at least this many evaluations that lose some modes and gain others
     hop_fraction: float = 0.3  # ... and at least this fraction of all transitions
+    smeared_hq: float = 0.5  # between modes: at most this fraction of samples within 3σ of a mode (perfect: 98.9 %)
 
 
 def _as_history_dict(history: Any) -> dict[str, Any]:
@@ -214,11 +217,35 @@ def _oscillation(h: dict, t: Thresholds) -> Finding | None:
         "updates, or an EMA of the generator's weights.")
 
 
+def _between_modes(h: dict, t: Thresholds) -> Finding | None:
+    rows = [e for e in h["evals"] if "modes_covered" in e and "high_quality_fraction" in e]
+    if len(rows) < 2:
+        return None
+    last = rows[-min(t.patience, len(rows)):]
+    smeared = lambda e: int(e["modes_covered"]) > 0 and float(e["high_quality_fraction"]) < t.smeared_hq  # noqa: E731
+    if not all(smeared(e) for e in last):
+        return None
+    begin = len(rows) - len(last)
+    while begin > 0 and smeared(rows[begin - 1]):
+        begin -= 1
+    e = rows[-1]
+    hq, covered, n = float(e["high_quality_fraction"]), int(e["modes_covered"]), int(e["n_modes"])
+    return Finding(
+        "between_modes", int(rows[begin]["step"]),
+        {"modes_covered": covered, "n_modes": n, "high_quality_fraction": hq, "between_fraction": 1.0 - hq},
+        f"The generator reaches {covered} of {n} modes, but only {hq:.0%} of its samples lie within 3σ of a mode "
+        f"(a perfect sampler: 98.9 %): {1 - hq:.0%} are smeared between the modes, so the samples look unlike the "
+        "data although every mode counts as covered.",
+        "train longer with a learning rate that decays to 0 at the end (the samples settle onto the modes), give "
+        "the discriminator more capacity or steps so that it punishes points between modes, and work at the data's "
+        "scale (divide the data by its radius so that σ is not tiny for the networks).")
+
+
 def diagnose(history: Any, thresholds: Thresholds = Thresholds()) -> list[Finding]:
     """Findings in ``history`` (a History, its dict, a loaded JSON history, or a NonFiniteError), by step."""
     h = _as_history_dict(history)
     findings = [_non_finite(h), _mode_collapse(h, thresholds), _overpowering(h, thresholds),
-                _oscillation(h, thresholds)]
+                _oscillation(h, thresholds), _between_modes(h, thresholds)]
     return sorted((f for f in findings if f is not None), key=lambda f: (f.step, KINDS.index(f.kind)))
 
 

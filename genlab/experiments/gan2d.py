@@ -21,7 +21,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from genlab.data.toy2d import batch_sampler, toy2d
+from genlab.data.toy2d import Mixture, batch_sampler, toy2d
 from genlab.demos.gan2d import write_gan2d_demo
 from genlab.diagnostics.coverage import SampleRecorder, coverage_callback, coverage_eval
 from genlab.diagnostics.gan import diagnose, diagnose_callback
@@ -44,7 +44,7 @@ class Gan2DEval:
 class Gan2DConfig:
     """One 2D GAN run. Defaults: the vanilla (Metz 2017) setup on ring8 at the ``cpu`` preset."""
 
-    data: str = "ring8"  # a genlab.data.toy2d mixture
+    data: str | Mixture = "ring8"  # a genlab.data.toy2d mixture: a name, or your own toy2d.Mixture
     model: MLPGANConfig = MLPGANConfig()
     objective: GANSettings = GANSettings(loss="non_saturating")
     optim_g: OptimConfig = gan_adam(1e-4)
@@ -200,7 +200,7 @@ def train_gan2d(config: Gan2DConfig, seed: int, *, snapshots: int = 0, live_diag
     step = cached_gan_step(objects, config.objective, batch_sampler(config.data, config.train.batch_size))
     history, error, seconds = fit_gan(objects, step, None, config.train, k_train, callbacks=callbacks,
                                       every=config.eval.every, progress=progress, run_dir=run_dir,
-                                      desc=f"gan {config.data} seed {seed}")
+                                      desc=f"gan {mixture.name} seed {seed}")
     G, D = objects[:2]
     final = coverage_eval(G, mixture, k_eval, config.eval.n_samples)
     return GANRun(config, G, D, history, final, diagnose(history), recorder.snapshots if recorder else {},
@@ -212,7 +212,7 @@ def summarise(runs: list[GANRun], seeds: list[int]) -> dict:
     modes = np.array([r.final["modes_covered"] for r in runs], float)
     hq = np.array([r.final["high_quality_fraction"] for r in runs], float)
     return {
-        "dataset": runs[0].config.data,
+        "dataset": toy2d(runs[0].config.data).name,
         "n_modes": runs[0].final["n_modes"],
         "modes_covered_mean": float(modes.mean()),
         "modes_covered_std": float(modes.std()),

@@ -8,9 +8,9 @@ from matplotlib.figure import Figure
 from genlab.diagnostics import dirac
 
 
-def dirac_portrait(steps: int = 500, lr: float = 0.1, extent: float = 2.5) -> Figure:
+def dirac_portrait(steps: int = 500, lr: float = 0.1, extent: float = 2.5, *, dpi: float | None = None) -> Figure:
     """One panel per REFERENCES.md run: the field v(θ, ψ) as arrows and the path from (1, 1) after ``steps``."""
-    fig = Figure(figsize=(13, 4.2), layout="constrained")
+    fig = Figure(figsize=(13, 4.2), layout="constrained", dpi=dpi)
     axes = fig.subplots(1, len(dirac.REFERENCE_RUNS))
     grid = np.linspace(-extent, extent, 17)
     theta, psi = np.meshgrid(grid, grid)

@@ -11,10 +11,16 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+from genlab.figures.notes import add_note
 from genlab.figures.snapshots import eval_at, evenly_spaced_steps
 from genlab.train.history import History
 
 SNAPSHOT_HINT = "train with train_gan2d(..., snapshots=500) to record samples"
+
+
+def _centers(centers) -> np.ndarray:
+    """Mode centres ``[K, 2]`` from an array or a mixture (``genlab.data.toy2d.Mixture``, ``RING8``)."""
+    return np.asarray(getattr(centers, "centers", centers), float)
 
 
 def _limits(centers: np.ndarray, margin: float = 0.5) -> tuple[float, float]:
@@ -42,10 +48,12 @@ def _coverage_at(history: History | None, step: int) -> str:
 
 
 def samples_over_training(snapshots: dict[int, np.ndarray], centers: np.ndarray, *, history: History | None = None,
-                          panels: int = 6, title: str = "") -> Figure:
-    """``panels`` scatter plots of G's samples at evenly spaced recorded steps, mode centres as red crosses."""
+                          panels: int = 6, title: str = "", dpi: float | None = None) -> Figure:
+    """``panels`` scatter plots of G's samples at evenly spaced recorded steps, mode centres as red crosses.
+    ``centers``: ``[K, 2]`` or a mixture (``RING8``, your own ``genlab.data.toy2d.Mixture``)."""
     picks = evenly_spaced_steps(snapshots, panels, SNAPSHOT_HINT)
-    fig = Figure(figsize=(2.3 * len(picks), 2.6), layout="constrained")
+    centers = _centers(centers)
+    fig = Figure(figsize=(2.3 * len(picks), 2.6), layout="constrained", dpi=dpi)
     axes = fig.subplots(1, len(picks), squeeze=False)[0]
     for ax, step in zip(axes, picks):
         _scatter(ax, snapshots[step], centers, f"step {step}{_coverage_at(history, step)}")
@@ -54,9 +62,9 @@ def samples_over_training(snapshots: dict[int, np.ndarray], centers: np.ndarray,
     return fig
 
 
-def coverage_over_time(histories: dict[str, History]) -> Figure:
+def coverage_over_time(histories: dict[str, History], *, dpi: float | None = None) -> Figure:
     """Modes covered and high-quality fraction against step, one line per labelled run."""
-    fig = Figure(figsize=(9, 3.2), layout="constrained")
+    fig = Figure(figsize=(9, 3.2), layout="constrained", dpi=dpi)
     ax_m, ax_q = fig.subplots(1, 2)
     n_modes = None
     for label, h in histories.items():
@@ -81,9 +89,9 @@ def _smooth(values: np.ndarray, points: int = 200) -> tuple[np.ndarray, np.ndarr
     return np.arange(n) * size + size, values[: n * size].reshape(n, size).mean(axis=1)
 
 
-def d_outputs_and_grad_norms(history: History, title: str = "") -> Figure:
+def d_outputs_and_grad_norms(history: History, title: str = "", *, dpi: float | None = None) -> Figure:
     """Mean D(x) and D(G(z)) (left) and both networks' gradient norms, log scale (right), smoothed."""
-    fig = Figure(figsize=(9, 3.2), layout="constrained")
+    fig = Figure(figsize=(9, 3.2), layout="constrained", dpi=dpi)
     ax_d, ax_g = fig.subplots(1, 2)
     steps = np.asarray(history.steps)
     for name, label in (("d_real", "mean D(x)"), ("d_fake", "mean D(G(z))")):
@@ -101,7 +109,8 @@ def d_outputs_and_grad_norms(history: History, title: str = "") -> Figure:
     return fig
 
 
-def arms_comparison(arms: dict[str, tuple[History, np.ndarray]], centers: np.ndarray, title: str = "") -> Figure:
+def arms_comparison(arms: dict[str, tuple[History, np.ndarray]], centers: np.ndarray, title: str = "", *,
+                    dpi: float | None = None) -> Figure:
     """Several runs of one setting side by side. ``arms``: label -> (history, final samples [n, 2]).
 
     Top row: each arm's final samples with the mode centres. Bottom row, one line per arm: the generator's
@@ -109,7 +118,8 @@ def arms_comparison(arms: dict[str, tuple[History, np.ndarray]], centers: np.nda
     """
     if not arms:
         raise ValueError("arms is empty: pass label -> (history, final samples)")
-    fig = Figure(figsize=(3.2 * max(3, len(arms)), 6.4), layout="constrained")
+    centers = _centers(centers)
+    fig = Figure(figsize=(3.2 * max(3, len(arms)), 6.4), layout="constrained", dpi=dpi)
     top, bottom = fig.subfigures(2, 1)
     for ax, (label, (history, samples)) in zip(top.subplots(1, len(arms), squeeze=False)[0], arms.items()):
         last = history.evals[-1] if history.evals else {}
@@ -134,15 +144,18 @@ def arms_comparison(arms: dict[str, tuple[History, np.ndarray]], centers: np.nda
 
 
 def training_animation(snapshots: dict[int, np.ndarray], centers: np.ndarray, path: str | Path, *,
-                       history: History | None = None, title: str = "", fps: int = 4) -> Path:
-    """Write a GIF of G's samples at every recorded step (PillowWriter). Returns the path."""
+                       history: History | None = None, title: str = "", fps: int = 4, dpi: float = 80) -> Path:
+    """Write a GIF of G's samples at every recorded step (PillowWriter), with the run's note
+    (:mod:`genlab.figures.notes`) on every frame. Returns the path."""
     from matplotlib.animation import FuncAnimation, PillowWriter
 
     if not snapshots:
         raise ValueError(f"no snapshots: {SNAPSHOT_HINT}")
     steps = sorted(snapshots)
+    centers = _centers(centers)
     fig = Figure(figsize=(3.6, 3.8), layout="constrained")
     ax = fig.subplots()
+    add_note(fig)
 
     def draw(i: int):
         ax.clear()
@@ -151,5 +164,5 @@ def training_animation(snapshots: dict[int, np.ndarray], centers: np.ndarray, pa
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    FuncAnimation(fig, draw, frames=len(steps), blit=False).save(path, writer=PillowWriter(fps=fps), dpi=80)
+    FuncAnimation(fig, draw, frames=len(steps), blit=False).save(path, writer=PillowWriter(fps=fps), dpi=dpi)
     return path

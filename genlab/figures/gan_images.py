@@ -33,9 +33,9 @@ def tile(images: np.ndarray, cols: int = 8) -> np.ndarray:
     return grid[..., 0] if c == 1 else grid
 
 
-def image_grid(images: np.ndarray, cols: int = 8, title: str = "") -> Figure:
+def image_grid(images: np.ndarray, cols: int = 8, title: str = "", *, dpi: float | None = None) -> Figure:
     """One grid of ``images: [N, H, W, C]`` in [-1, 1]."""
-    fig = Figure(figsize=(cols * 0.45 + 0.2, math.ceil(len(images) / cols) * 0.45 + 0.4), layout="constrained")
+    fig = Figure(figsize=(cols * 0.45 + 0.2, math.ceil(len(images) / cols) * 0.45 + 0.4), layout="constrained", dpi=dpi)
     ax = fig.subplots()
     ax.imshow(tile(images, cols), cmap="gray", vmin=0, vmax=1)
     ax.set_axis_off()
@@ -45,10 +45,10 @@ def image_grid(images: np.ndarray, cols: int = 8, title: str = "") -> Figure:
 
 
 def grids_over_training(snapshots: dict[int, np.ndarray], *, history: History | None = None, panels: int = 5,
-                        cols: int = 6, per_panel: int = 36, title: str = "") -> Figure:
+                        cols: int = 6, per_panel: int = 36, title: str = "", dpi: float | None = None) -> Figure:
     """``panels`` sample grids at evenly spaced recorded steps (same z), titled with classes covered/entropy."""
     picks = evenly_spaced_steps(snapshots, panels, "train with train_gan_fmnist(..., snapshots=True) to record samples")
-    fig = Figure(figsize=(2.5 * len(picks), 2.9), layout="constrained")
+    fig = Figure(figsize=(2.5 * len(picks), 2.9), layout="constrained", dpi=dpi)
     axes = fig.subplots(1, len(picks), squeeze=False)[0]
     for ax, step in zip(axes, picks):
         ax.imshow(tile(snapshots[step][:per_panel], cols), cmap="gray", vmin=0, vmax=1)
@@ -62,7 +62,7 @@ def grids_over_training(snapshots: dict[int, np.ndarray], *, history: History | 
 
 
 def class_histograms_over_training(histories: dict[str, History], class_names: tuple[str, ...] = (),
-                                   title: str = "") -> Figure:
+                                   title: str = "", *, dpi: float | None = None) -> Figure:
     """Per run, a heat map of the class histogram of samples against step; last panel: class entropy vs step.
 
     ln K (uniform) and 0.95 ln K (the target) are dashed lines on the entropy panel.
@@ -71,7 +71,7 @@ def class_histograms_over_training(histories: dict[str, History], class_names: t
     if not runs:
         raise ValueError("no class histograms in these histories: train with the class callback "
                          "(train_gan_fmnist records one every eval_every steps)")
-    fig = Figure(figsize=(4.2 * (len(runs) + 1), 3.4), layout="constrained")
+    fig = Figure(figsize=(4.2 * (len(runs) + 1), 3.4), layout="constrained", dpi=dpi)
     axes = fig.subplots(1, len(runs) + 1, squeeze=False)[0]
     k = None
     for ax, (label, h) in zip(axes, runs.items()):

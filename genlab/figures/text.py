@@ -10,11 +10,11 @@ _COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:
            "tab:olive", "tab:cyan")
 
 
-def similarity_matrix(sims: np.ndarray, images: np.ndarray, captions: list[str]) -> Figure:
+def similarity_matrix(sims: np.ndarray, images: np.ndarray, captions: list[str], *, dpi: float | None = None) -> Figure:
     """Cosine similarities ``sims: [N, M]`` of ``images: [N, H, W, 1]`` (rows, in [-1, 1]) and ``captions``
     (M columns); each row's best caption is marked. A trained CLIP puts the bright cells on true captions."""
     n, m = sims.shape
-    fig = Figure(figsize=(1.2 + 0.5 * m, 1.4 + 0.45 * n), layout="constrained")
+    fig = Figure(figsize=(1.2 + 0.5 * m, 1.4 + 0.45 * n), layout="constrained", dpi=dpi)
     grid = fig.add_gridspec(1, 2, width_ratios=(0.6, m))
     thumbs = fig.add_subplot(grid[0])
     thumbs.imshow(np.concatenate([(np.clip(x[..., 0], -1, 1) + 1) / 2 for x in images]), cmap="gray", vmin=0, vmax=1,
@@ -39,12 +39,13 @@ def pca_2d(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def prompt_projection(vectors: np.ndarray, prompts: list[str], groups: np.ndarray, group_names: list[str],
-                      arrows: list[tuple[int, int]] = (), labelled: list[int] | None = None) -> Figure:
+                      arrows: list[tuple[int, int]] = (), labelled: list[int] | None = None, *,
+                      dpi: float | None = None) -> Figure:
     """2D PCA of prompt vectors ``[N, E]``, coloured by ``groups: [N]`` (e.g. class). ``arrows``: pairs
     ``(i, j)`` drawn from prompt i to prompt j (e.g. "a coat" -> "a dark coat": an attribute as a
     direction); ``labelled``: indices whose text is written beside the point (None: all)."""
     points, var = pca_2d(np.asarray(vectors, np.float64))
-    fig = Figure(figsize=(7.5, 6), layout="constrained")
+    fig = Figure(figsize=(7.5, 6), layout="constrained", dpi=dpi)
     ax = fig.add_subplot()
     for g, name in enumerate(group_names):
         sel = np.asarray(groups) == g
@@ -60,9 +61,9 @@ def prompt_projection(vectors: np.ndarray, prompts: list[str], groups: np.ndarra
     return fig
 
 
-def prompt_tokens(pieces: list[str], ids: list[int], prompt: str | None = None) -> Figure:
+def prompt_tokens(pieces: list[str], ids: list[int], prompt: str | None = None, *, dpi: float | None = None) -> Figure:
     """One prompt as its tokens: a box per piece (spaces shown as ``␣``) with its id beneath."""
-    fig = Figure(figsize=(max(3.0, 0.95 * len(pieces)), 1.3), layout="constrained")
+    fig = Figure(figsize=(max(3.0, 0.95 * len(pieces)), 1.3), layout="constrained", dpi=dpi)
     ax = fig.add_subplot()
     for k, (piece, i) in enumerate(zip(pieces, ids)):
         special = piece.startswith("<|")

@@ -27,6 +27,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import ConnectionPatch
 
 from genlab.figures.gan_images import tile
+from genlab.figures.notes import add_note
 
 if TYPE_CHECKING:
     from genlab.pipelines.text_to_image import Stages
@@ -83,7 +84,7 @@ def step_picks(num_steps: int, n: int) -> list[int]:
 
 
 def pipeline_diagram(stages: Stages, index: int = 0, *, pieces: Sequence[str] | None = None,
-                     shown_steps: int = 3) -> Figure:
+                     shown_steps: int = 3, dpi: float | None = None) -> Figure:
     """The lecture's diagram for prompt ``index`` of ``stages``, drawn from the real tensors.
 
     Top (the text): the prompt, its tokens (``pieces``, e.g. ``pipe.tokenizer.pieces(prompt)``, beside the ids;
@@ -96,7 +97,7 @@ def pipeline_diagram(stages: Stages, index: int = 0, *, pieces: Sequence[str] | 
     n = len(stages.timesteps)
     picks = step_picks(n, shown_steps + 1)[:-1] if n > 1 else []  # the last step's latent is the final latent
     cols = len(picks) + 3  # x_T, the steps, the final latent, the image
-    fig = Figure(figsize=(1.5 * cols + 0.3, 6.0), layout="constrained")
+    fig = Figure(figsize=(1.5 * cols + 0.3, 6.0), layout="constrained", dpi=dpi)
     top, bottom = fig.subfigures(2, 1, height_ratios=(1.0, 1.9))
 
     ax_prompt, ax_tok, ax_text = top.subplots(1, 3, width_ratios=(1.0, 1.2, 3.2))
@@ -152,7 +153,7 @@ def pipeline_diagram(stages: Stages, index: int = 0, *, pieces: Sequence[str] | 
 
 
 def denoising_film_strip(stages: Stages, steps: Sequence[int] | None = None, decode: Decode | None = None, *,
-                         index: int = 0, panels: int = 6) -> Figure:
+                         index: int = 0, panels: int = 6, dpi: float | None = None) -> Figure:
     """Columns: sampling steps ``steps`` (indices into ``stages.timesteps``; None: ``panels`` evenly spaced)
     and the result. Rows: the latent's channels at that step and, with ``decode``, the decoded x0 estimate."""
     n = len(stages.timesteps)
@@ -163,7 +164,7 @@ def denoising_film_strip(stages: Stages, steps: Sequence[int] | None = None, dec
     lim = _scale(z)
     decoded = (np.asarray(decode(np.asarray(stages.x0_estimates)[steps, index])) if decode is not None else None)
     rows = 2 if decode is not None else 1
-    fig = Figure(figsize=(1.3 * (len(steps) + 1) + 0.3, 1.45 * rows + 0.6), layout="constrained")
+    fig = Figure(figsize=(1.3 * (len(steps) + 1) + 0.3, 1.45 * rows + 0.6), layout="constrained", dpi=dpi)
     axes = np.atleast_2d(fig.subplots(rows, len(steps) + 1)).reshape(rows, -1)
     for j, s in enumerate(steps):
         _latent(axes[0, j], z[s], f"t = {int(stages.timesteps[s])}\n(step {s + 1}/{n})", lim)
@@ -180,9 +181,9 @@ def denoising_film_strip(stages: Stages, steps: Sequence[int] | None = None, dec
 
 
 def denoising_animation(stages: Stages, path: str | Path, decode: Decode, *, index: int = 0, fps: int = 8,
-                        hold: int = 6) -> Path:
+                        hold: int = 6, dpi: float = 80) -> Path:
     """Write a GIF (PillowWriter): one frame per sampling step, the latent x_t beside the decoded x0 estimate,
-    then ``hold`` frames of the result. Returns the path."""
+    then ``hold`` frames of the result, with the run's note (:mod:`genlab.figures.notes`). Returns the path."""
     from matplotlib.animation import FuncAnimation, PillowWriter
 
     n = len(stages.timesteps)
@@ -191,6 +192,7 @@ def denoising_animation(stages: Stages, path: str | Path, decode: Decode, *, ind
     lim = _scale(z)
     fig = Figure(figsize=(3.6, 2.2), layout="constrained")
     ax_z, ax_x = fig.subplots(1, 2)
+    add_note(fig)
 
     def draw(i: int):
         s = min(i, n)
@@ -207,11 +209,11 @@ def denoising_animation(stages: Stages, path: str | Path, decode: Decode, *, ind
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    FuncAnimation(fig, draw, frames=n + hold, blit=False).save(path, writer=PillowWriter(fps=fps), dpi=80)
+    FuncAnimation(fig, draw, frames=n + hold, blit=False).save(path, writer=PillowWriter(fps=fps), dpi=dpi)
     return path
 
 
-def guidance_grid(images_by_w: dict[float, np.ndarray], prompts: Sequence[str]) -> Figure:
+def guidance_grid(images_by_w: dict[float, np.ndarray], prompts: Sequence[str], *, dpi: float | None = None) -> Figure:
     """Rows: ``prompts``; columns: guidance values w. ``images_by_w[w]``: ``[P, H, W, 1]`` (one image per prompt)
     or ``[P, k, H, W, 1]`` (k images per prompt, tiled in a row), P = ``len(prompts)``."""
     ws = list(images_by_w)
@@ -226,7 +228,7 @@ def guidance_grid(images_by_w: dict[float, np.ndarray], prompts: Sequence[str]) 
             raise ValueError(f"images_by_w[{w}] has shape {x.shape}: expected [P, H, W, C] or [P, k, H, W, C] "
                              f"with P = {p} prompts")
     k = arrays[ws[0]].shape[1]
-    fig = Figure(figsize=(len(ws) * (0.5 * k + 0.2) + 1.6, p * 0.62 + 0.7), layout="constrained")
+    fig = Figure(figsize=(len(ws) * (0.5 * k + 0.2) + 1.6, p * 0.62 + 0.7), layout="constrained", dpi=dpi)
     axes = np.atleast_2d(fig.subplots(p, len(ws))).reshape(p, len(ws))
     for c, w in enumerate(ws):
         for r in range(p):

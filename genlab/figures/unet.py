@@ -16,7 +16,7 @@ NAMES = {"skip": "with skips", "no_skip": "without skips"}
 
 
 def denoising_examples(clean: np.ndarray, noisy: dict[float, np.ndarray], denoised: dict[str, dict[float, np.ndarray]],
-                       psnr_table: dict[str, dict[str, float]] | None = None) -> Figure:
+                       psnr_table: dict[str, dict[str, float]] | None = None, *, dpi: float | None = None) -> Figure:
     """Rows: noise levels; columns: clean, noisy, then each model in ``denoised``.
 
     clean: [n, H, W, 1] in [-1, 1]; noisy: sigma -> [n, H, W, 1]; denoised: model name -> sigma -> [n, H, W, 1];
@@ -25,7 +25,7 @@ def denoising_examples(clean: np.ndarray, noisy: dict[float, np.ndarray], denois
     sigmas = list(noisy)
     columns = ["clean", "noisy", *denoised]
     n = len(clean)
-    fig = Figure(figsize=(len(columns) * n * 0.42 + 0.6, len(sigmas) * 0.62 + 0.5), layout="constrained")
+    fig = Figure(figsize=(len(columns) * n * 0.42 + 0.6, len(sigmas) * 0.62 + 0.5), layout="constrained", dpi=dpi)
     axes = np.atleast_2d(fig.subplots(len(sigmas), len(columns)))
     for r, s in enumerate(sigmas):
         row = (psnr_table or {}).get(f"sigma={s:g}", {})
@@ -46,12 +46,12 @@ def denoising_examples(clean: np.ndarray, noisy: dict[float, np.ndarray], denois
     return fig
 
 
-def psnr_vs_noise(psnr_table: dict[str, dict[str, float]]) -> Figure:
+def psnr_vs_noise(psnr_table: dict[str, dict[str, float]], *, dpi: float | None = None) -> Figure:
     """PSNR (dB) against noise level for every column of ``psnr_table`` (``{"sigma=s": {"noisy": .., name: ..}}``)."""
     keys = list(psnr_table)
     sigmas = [float(k.split("=")[1]) for k in keys]
     names = [k for k in psnr_table[keys[0]] if k not in ("gap_db", "gap_db_std")]
-    fig = Figure(figsize=(5.2, 3.6), layout="constrained")
+    fig = Figure(figsize=(5.2, 3.6), layout="constrained", dpi=dpi)
     ax = fig.subplots()
     for name in names:
         values = [psnr_table[k][name] for k in keys]

@@ -9,10 +9,11 @@ from matplotlib.figure import Figure
 from genlab.figures.gan_images import image_grid, tile
 
 
-def reconstructions(originals: np.ndarray, recon: np.ndarray, psnr_db: float | None = None) -> Figure:
+def reconstructions(originals: np.ndarray, recon: np.ndarray, psnr_db: float | None = None, *,
+                    dpi: float | None = None) -> Figure:
     """Top row ``originals: [n, H, W, 1]``, bottom row their reconstructions ``[n, H, W, 1]``."""
     n = len(originals)
-    fig = Figure(figsize=(n * 0.5 + 0.9, 1.5), layout="constrained")
+    fig = Figure(figsize=(n * 0.5 + 0.9, 1.5), layout="constrained", dpi=dpi)
     axes = fig.subplots(2, 1)
     for ax, x, label in zip(axes, (originals, recon), ("original", "recon.")):
         ax.imshow(tile(np.clip(x, -1, 1), cols=n), cmap="gray", vmin=0, vmax=1)
@@ -24,24 +25,25 @@ def reconstructions(originals: np.ndarray, recon: np.ndarray, psnr_db: float | N
     return fig
 
 
-def interpolations(paths: np.ndarray) -> Figure:
+def interpolations(paths: np.ndarray, *, dpi: float | None = None) -> Figure:
     """``paths: [R, S, H, W, 1]``: each row decodes S latents on the line from one image's latent to another's."""
     r, s = paths.shape[:2]
-    return image_grid(paths.reshape(r * s, *paths.shape[2:]), cols=s,
+    return image_grid(paths.reshape(r * s, *paths.shape[2:]), cols=s, dpi=dpi,
                       title="latent interpolation:\neach row decodes a straight line\nbetween two images' latents")
 
 
-def prior_samples(samples: np.ndarray, cols: int = 8) -> Figure:
+def prior_samples(samples: np.ndarray, cols: int = 8, *, dpi: float | None = None) -> Figure:
     """Decoded ``z ~ N(0, I)``: ``samples: [n, H, W, 1]``."""
-    return image_grid(samples, cols=cols, title="decoded samples of the prior N(0, I):\nthe VAE alone is a poor "
-                                                "generator;\nlatent diffusion learns where the latents lie")
+    return image_grid(samples, cols=cols, dpi=dpi,
+                      title="decoded samples of the prior N(0, I):\nthe VAE alone is a poor "
+                            "generator;\nlatent diffusion learns where the latents lie")
 
 
-def latent_channels(images: np.ndarray, z: np.ndarray) -> Figure:
+def latent_channels(images: np.ndarray, z: np.ndarray, *, dpi: float | None = None) -> Figure:
     """Each row: an image ``[H, W, 1]`` and the channels of its latent ``z: [n, h, w, c]`` (one colour scale)."""
     n, c = len(images), z.shape[-1]
     lim = float(np.max(np.abs(z))) or 1.0
-    fig = Figure(figsize=((c + 1) * 1.1 + 0.6, n * 1.1 + 0.4), layout="constrained")
+    fig = Figure(figsize=((c + 1) * 1.1 + 0.6, n * 1.1 + 0.4), layout="constrained", dpi=dpi)
     axes = np.atleast_2d(fig.subplots(n, c + 1))
     for i in range(n):
         axes[i, 0].imshow(np.clip(images[i, ..., 0], -1, 1), cmap="gray", vmin=-1, vmax=1)

@@ -4,6 +4,7 @@
 - ``assign``    master -> student notebook + autograder bundle (via jupytext and otter assign)
 - ``private``   merge an instructor's private hidden tests into a bundle
 - ``bundle``    read an autograder bundle: questions, points, tests
+- ``install``   genlab's wheel for the student folder, and the setup cell's lines that install it
 - ``sandbox``   run one submission in its own process (time, memory, files) and collect results
 - ``harness``   the child side: execute the cells, restore trusted modules, run the tests
 - ``guard``     audit hook (files, processes) and snapshots of trusted modules for the child
@@ -13,8 +14,3 @@
 
 Nothing here imports JAX or otter at import time: the CLI stays fast.
 """
-
-# Where students' notebooks install genlab from when it is missing (e.g. on Colab).
-# The one place to change when the repository moves.
-REPOSITORY_URL = "https://github.com/genlab-course/genlab"
-PIP_REQUIREMENT = f"genlab @ git+{REPOSITORY_URL}"

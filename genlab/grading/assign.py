@@ -129,7 +129,7 @@ def leaks(lab_dir: Path, master_nb) -> list[str]:
     from otter.test_files.exception_test import ExceptionTestFile
 
     student = Path(lab_dir) / "student"
-    texts = {p: p.read_text(errors="replace") for p in student.rglob("*") if p.is_file()}
+    texts = {p: p.read_text(errors="replace") for p in student.rglob("*") if p.is_file() and p.suffix != ".whl"}
     nb_path = next(student.glob("*.ipynb"))
     code = "\n".join(
         "".join(c["source"]) for c in json.loads(texts[nb_path])["cells"] if c["cell_type"] == "code"
@@ -191,9 +191,14 @@ def build_lab(
     several_labs: bool = False,
     limits: Limits = Limits(),
     check: bool = True,
+    wheel: Path | None = None,
     log=print,
 ) -> BuiltLab:
-    """Build ``out_root/<lab>/{student,autograder}``; raise AssignError when it is not sound."""
+    """Build ``out_root/<lab>/{student,autograder}``; raise AssignError when it is not sound.
+
+    wheel: genlab's wheel (:func:`genlab.grading.install.build_wheel`), copied into the student folder so that
+    the notebook's setup cell can install genlab where the repository is not (Colab).
+    """
     import nbformat
     from otter.assign import main as otter_assign
 
@@ -213,6 +218,8 @@ def build_lab(
         except Exception as exc:
             raise AssignError(f"{master}: otter assign failed: {exc}") from exc
     student_dir, bundle_dir = lab_dir / "student", lab_dir / "autograder"
+    if wheel is not None:
+        shutil.copyfile(wheel, student_dir / Path(wheel).name)
     public = {p.name: p.read_text() for p in sorted((student_dir / "tests").glob("*.py"))}
     _add_setup_cell(student_dir / f"{lab}.ipynb", public)
     _add_setup_cell(bundle_dir / f"{lab}.ipynb", public)
@@ -239,13 +246,37 @@ def build_lab(
     return BuiltLab(lab, student_dir / f"{lab}.ipynb", bundle_dir, points, added, solutions)
 
 
+def _preset_name() -> str:
+    """The preset the solutions run at: $GENLAB_PRESET, else what the hardware picks (as the notebook does)."""
+    import os
+
+    try:
+        from genlab.presets import resolve_preset
+
+        return resolve_preset(os.environ.get("GENLAB_PRESET"))
+    except Exception:  # noqa: BLE001 - only for a message: a bad value is the notebook's error to report
+        return os.environ.get("GENLAB_PRESET") or "auto"
+
+
 def check_solutions(bundle, limits: Limits, log=print):
     """Grade the solution notebook through the real grading path; full marks or AssignError."""
     from genlab.grading.results import score
 
+    preset = _preset_name()
+    log(f"[genlab assign] {bundle.lab}: grading the solutions at preset {preset} (time limit {limits.timeout_s:g} s; "
+        "instructors and CI check this, `genlab assign --no-check` skips it) ...")
     report = run_submission(bundle.solution_notebook, bundle, limits)
     graded = score("solutions", bundle.solution_notebook, bundle, report)
     log(f"[genlab assign] {bundle.lab}: solutions score {graded.total:g}/{graded.possible:g} in {report.wall_s:.1f} s")
+    timed_out = report.status == "timeout" or any("time limit" in n for n in report.notes)
+    if graded.total < graded.possible and timed_out:
+        raise AssignError(
+            f"{bundle.lab}: grading the solutions ran into the time limit ({limits.timeout_s:g} s, of which the cells "
+            f"get 75 %) at preset {preset}, so they score {graded.total:g}/{graded.possible:g}: the limit, not the "
+            "solutions, is the problem. Give it more time with --timeout SECONDS, check at a smaller preset with "
+            "GENLAB_PRESET=tiny (as CI does), or skip the check with --no-check (what `make lab` does). Details:\n  "
+            + "\n  ".join(report.notes)
+        )
     if graded.total < graded.possible:
         failed = [
             f"{q}: {tcr.test_case.name}: {tcr.message.strip().splitlines()[-1] if tcr.message.strip() else ''}"

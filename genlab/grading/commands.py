@@ -21,12 +21,21 @@ def _cmd_assign(args: argparse.Namespace) -> int:
         print(f"genlab assign: no lab masters (NN_name.py) in {labs.labs_dir()}", file=sys.stderr)
         return 2
     limits = Limits(timeout_s=args.timeout, memory_mb=args.memory)
+    wheel = None
+    if not args.no_wheel:
+        from genlab.grading.install import WheelError, build_wheel
+
+        try:
+            wheel = build_wheel(Path(args.out) / "_wheel")
+        except WheelError as exc:
+            print(f"genlab assign: {exc}", file=sys.stderr)
+            return 2
     failed = []
     for master in masters:
         try:
             build_lab(
                 master, Path(args.out), private_dir=args.private_tests,
-                several_labs=len(masters) > 1, limits=limits, check=not args.no_check,
+                several_labs=len(masters) > 1, limits=limits, check=not args.no_check, wheel=wheel,
             )  # fmt: skip
         except (AssignError, FileNotFoundError, ValueError) as exc:
             print(f"genlab assign: {exc}", file=sys.stderr)
@@ -61,8 +70,12 @@ def add_parsers(sub) -> None:
     p.add_argument("--out", default="dist", help="output folder (default dist/): dist/<lab>/{student,autograder}")
     p.add_argument("--private-tests", type=Path, default=None, metavar="DIR",
                    help="instructor's private hidden tests: DIR/<lab>/q1_private.py (or DIR/q1_private.py)")
-    p.add_argument("--no-check", action="store_true", help="skip grading the solutions (not for release)")
-    p.add_argument("--timeout", type=float, default=900.0, help="seconds for grading the solutions")
+    p.add_argument("--no-check", action="store_true",
+                   help="skip grading the solutions: fast, for students (make lab); instructors and CI check them")
+    p.add_argument("--no-wheel", action="store_true",
+                   help="do not put genlab's wheel in the student folders (students then need genlab installed)")
+    p.add_argument("--timeout", type=float, default=900.0,
+                   help="seconds for grading the solutions (default 900; the cells get 75 %%)")
     p.add_argument("--memory", type=int, default=4096, help="MB for grading the solutions (0: no limit)")
     p.set_defaults(func=_cmd_assign)
 

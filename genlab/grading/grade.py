@@ -8,7 +8,7 @@ from pathlib import Path
 
 from genlab.grading import results as res
 from genlab.grading.bundle import Bundle, find_bundle, load_bundle
-from genlab.grading.sandbox import Limits, run_submission
+from genlab.grading.sandbox import Limits, RunReport, run_submission
 
 
 def collect(paths: list[Path]) -> list[tuple[str, Path]]:
@@ -19,6 +19,8 @@ def collect(paths: list[Path]) -> list[tuple[str, Path]]:
             for nb in sorted(path.rglob("*.ipynb")):
                 if ".ipynb_checkpoints" not in nb.parts:
                     found.append((nb.relative_to(path).with_suffix("").as_posix(), nb))
+        elif not path.exists():
+            raise FileNotFoundError(f"{path} not found: give existing .ipynb files or folders of them")
         elif path.suffix == ".ipynb" and path.is_file():
             found.append((path.stem, path))
         else:
@@ -28,6 +30,20 @@ def collect(paths: list[Path]) -> list[tuple[str, Path]]:
     if dupes:
         raise ValueError(f"two submissions share the id(s) {dupes}: give folders, not same-named files")
     return found
+
+
+def notebook_problem(notebook: Path) -> str | None:
+    """Why ``notebook`` cannot be graded as a Jupyter notebook (not JSON, no cells), or None."""
+    try:
+        data = json.loads(Path(notebook).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        return f"{Path(notebook).name} could not be read ({exc})"
+    except ValueError as exc:
+        return (f"{Path(notebook).name} is not a Jupyter notebook (not valid JSON: {exc}): hand in the .ipynb file "
+                "that Jupyter saves (File > Save), not a script or an export")
+    if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
+        return f"{Path(notebook).name} is JSON but no Jupyter notebook (no cells): hand in the .ipynb file Jupyter saves"
+    return None
 
 
 def _lab_of(notebook: Path) -> str:
@@ -61,12 +77,18 @@ def grade_batch(
     graded = []
     feedback_dir.mkdir(parents=True, exist_ok=True)
     for student, notebook in todo:
-        key = lab or _lab_of(notebook)
+        problem = notebook_problem(notebook)
+        if problem and lab is None and len(bundles) != 1:
+            raise ValueError(f"{notebook}: {problem}; pass --lab LAB to grade it (as 0, status invalid)")
+        key = lab or (next(iter(bundles)) if problem else _lab_of(notebook))
         if key not in bundles:
             bundles[key] = load_bundle(find_bundle(key, dist))
         bundle = bundles[key]
         start = time.monotonic()
-        report = run_submission(notebook, bundle, limits, deny)
+        if problem:  # zero points, and a status that says why, not "ok"
+            report = RunReport("invalid", None, notes=[problem])
+        else:
+            report = run_submission(notebook, bundle, limits, deny)
         g = res.score(student, notebook, bundle, report)
         graded.append(g)
         slug = student.replace("/", "__")

@@ -75,3 +75,60 @@ def term_table(master_text: str) -> list[tuple[str, str]]:
             if first.lower() == term.lower():
                 rows.append((term, cells[-1]))
     return rows
+
+
+def figure_functions(cells) -> set[str]:
+    """Names a notebook imports from ``genlab.figures`` (``from genlab.figures.gan2d import samples_over_training``)."""
+    import ast
+
+    names = set()
+    for cell in cells:
+        if cell.get("cell_type") != "code":
+            continue
+        source = "".join(cell.get("source", ""))
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("genlab.figures"):
+                names.update(a.asname or a.name for a in node.names)
+    return names
+
+
+def _ends_with_figure_call(source: str, functions: set[str]) -> bool:
+    import ast
+
+    try:
+        body = ast.parse(source).body
+    except SyntaxError:
+        return False
+    last = body[-1] if body else None
+    if not (isinstance(last, ast.Expr) and isinstance(last.value, ast.Call)):
+        return False
+    func = last.value.func
+    return (func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)) in functions
+
+
+def figure_cells_without_images(notebook: dict) -> list[str]:
+    """Figure cells of an executed notebook that show no image: ``["cell 21: samples_over_training(...)"]``.
+
+    A figure cell ends with a call of a function imported from ``genlab.figures``, or shows a Figure's text
+    (``<Figure size 1380x260 with 6 Axes>``); it must carry an ``image/png`` (or SVG) output.
+    """
+    cells = notebook.get("cells", [])
+    functions = figure_functions(cells)
+    missing = []
+    for index, cell in enumerate(cells):
+        if cell.get("cell_type") != "code":
+            continue
+        source = "".join(cell.get("source", ""))
+        outputs = cell.get("outputs", [])
+        datas = [o.get("data", {}) for o in outputs]
+        shows_text = any(str(d.get("text/plain", "")).startswith("<Figure size") for d in datas)
+        if not (shows_text or _ends_with_figure_call(source, functions)):
+            continue
+        if not any("image/png" in d or "image/svg+xml" in d for d in datas):
+            first = source.strip().splitlines()[-1][:80] if source.strip() else ""
+            missing.append(f"cell {index}: {first}")
+    return missing

@@ -70,8 +70,28 @@ def write_csv(path: Path, graded: list[Graded]) -> None:
             writer.writerow([*row, _fmt(g.total), _fmt(g.possible), g.report.status, " | ".join(notes)[:500]])
 
 
+def one_sentence(message: str) -> str:
+    """What a failing test says, without its code: the exception's own message from otter's report.
+
+    ``"Error at line 12 in test q1:\n  assert ...\nAssertionError: at logits 0 the loss is log 2"`` ->
+    ``"at logits 0 the loss is log 2"``; other exceptions keep their name (``"TypeError: ..."``).
+    """
+    lines = message.strip().splitlines()
+    if lines and lines[0].startswith("Error at line"):
+        lines = lines[1:]
+        while lines and lines[0].startswith("  "):  # the test's code line(s)
+            lines = lines[1:]
+    text = " ".join(ln.strip() for ln in lines if ln.strip())
+    if text.startswith("AssertionError:"):
+        text = text.removeprefix("AssertionError:").strip()
+    if not text:
+        return "the test's check failed (it gives no reason)"
+    return text if len(text) <= 400 else text[:400] + " ..."
+
+
 def feedback_markdown(g: Graded) -> str:
-    """What the student sees: points, what went wrong, public test messages (hidden ones: pass/fail)."""
+    """What the student sees: points, what went wrong, one sentence per failing test (hidden ones too, without
+    their code), and the failing line of public tests."""
     lines = [
         f"# {g.bundle.lab}: feedback for {g.student}",
         "",
@@ -99,7 +119,8 @@ def feedback_markdown(g: Graded) -> str:
             tc = tcr.test_case
             mark = "passed" if tcr.passed else "FAILED"
             kind = "hidden" if tc.hidden else "public"
-            lines.append(f"- {tc.name} ({kind}, {_fmt(tc.points)} pt): {mark}")
+            why = f": {one_sentence(tcr.message)}" if not tcr.passed else ""
+            lines.append(f"- {tc.name} ({kind}, {_fmt(tc.points)} pt): {mark}{why}")
             if not tcr.passed and not tc.hidden and tcr.message:
                 lines += ["", "  ```", *("  " + ln for ln in tcr.message.strip().splitlines()), "  ```"]
     return "\n".join(lines) + "\n"

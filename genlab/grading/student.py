@@ -1,6 +1,7 @@
 """The setup cell at the top of every generated notebook, and what it calls.
 
-The cell installs genlab where it is missing (Colab), writes the lab's public tests to
+The cell installs genlab where it is missing (Colab) from the wheel that ``genlab assign`` puts beside
+the notebook (:mod:`genlab.grading.install`; no repository URL), writes the lab's public tests to
 ``./tests`` (so ``grader.check`` works wherever the notebook was opened, even without its
 folder), and creates otter's ``grader``. It is harmless offline when genlab is installed.
 The grader skips it (tag ``genlab_setup``).
@@ -13,17 +14,15 @@ import json
 import zlib
 from pathlib import Path
 
-from genlab.grading import PIP_REQUIREMENT
+from genlab.grading.install import INSTALL_SNIPPET
 
 SETUP_TAG = "genlab_setup"
 
 _TEMPLATE = '''\
-# Setup: run this cell first. It installs genlab where it is missing (e.g. on Colab), writes this
-# lab's public tests to ./tests, and creates `grader` (use grader.check("q1") after each answer).
-import importlib, importlib.util, subprocess, sys
-if importlib.util.find_spec("genlab") is None:
-    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", {requirement!r}])
-    importlib.invalidate_caches()
+# Setup: run this cell first. It installs genlab where it is missing (e.g. on Colab, from the genlab-*.whl
+# beside this notebook), writes this lab's public tests to ./tests, and creates `grader`
+# (use grader.check("q1") after each answer).
+{install}
 from genlab.grading.student import write_public_tests
 write_public_tests({blob!r})
 import otter
@@ -53,4 +52,4 @@ def write_public_tests(blob: str, directory: str | Path = "tests") -> list[Path]
 
 
 def setup_cell_source(public_tests: dict[str, str]) -> str:
-    return _TEMPLATE.format(requirement=PIP_REQUIREMENT, blob=pack_tests(public_tests))
+    return _TEMPLATE.format(install=INSTALL_SNIPPET, blob=pack_tests(public_tests))
