@@ -125,3 +125,15 @@ def test_flow2d_tiny_runs_and_returns_the_issue_keys(variant):
     if variant == "reflow":
         for key in ("straightness_before", "straightness_after", "straightness_ratio"):
             assert key in ring and ring[key] > 0
+
+
+def test_flow_figures_draw_one_panel_per_entry_and_reject_bad_shapes():
+    from genlab.figures.flow2d import oracle_error, samples_grid, trajectories
+
+    xs = np.cumsum(np.ones((5, 8, 2)), axis=0)  # [N + 1, B, 2]
+    fig = trajectories({"a": xs, "b": xs[[0, -1]]}, centers=np.zeros((1, 2)), lines=4)
+    assert len(fig.axes) == 2 and fig.axes[1].get_title() == "b"
+    with pytest.raises(ValueError, match=r"\[N \+ 1, B, 2\]"):
+        trajectories({"flat": xs[0]})
+    assert len(samples_grid({"1": xs[0], "2": xs[-1], "3": np.full((3, 2), np.nan)}).axes) == 3
+    assert len(oracle_error([0.1, 0.5], {"step 0": [1.0, 2.0]}).axes) == 1
