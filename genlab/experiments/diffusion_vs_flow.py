@@ -1,0 +1,406 @@
+"""``genlab eval diffusion-vs-flow``: diffusion against flow matching, matched, on 2D data; where does each
+claim of the lecture hold?
+
+The lecture: a diffusion model removes noise "Schritt für Schritt" over many iterations; flow matching
+"wendet diese einmalig deterministische Transformation an → Bild entsteht direkt". Here only the objective and
+the sampler differ: the same ``MLPField`` (same config, same parameter count, same initial weights), the same
+data stream, the same steps × batch, the same seeds (``genlab.experiments.dvf_setup``). Per data set (ring8,
+grid25, moons) and seed, quality against the number of network evaluations (NFE ∈ {1, 2, 4, ..., 128}, and
+1000 for DDPM) of every arm (:data:`ARMS`):
+
+- diffusion (ε-prediction): DDPM, DDIM, DPM-Solver++(2M); its probability-flow ODE with Euler, Heun, Dopri5;
+- flow matching (OT path): Euler, Heun, Dopri5; the 2-rectified flow: Euler.
+
+Quality: VEEGAN modes and high-quality fraction (ring8, grid25), energy distance to held-out real samples (all).
+Beside every model number stands its "perfect model": the same sampler on the exact field of the data's mixture
+(ε* on the diffusion path, u* on the OT path), so that the gap between them is the model's error and the gap
+between the perfect model and the data is the sampler's (discretisation) error. The field error against the
+oracle, per t, in each model's own parameterisation (ε or velocity) and as the implied denoiser's error
+(E‖x̂1 − E[x1 | x_t]‖² at matched signal-to-noise ratio: one currency for both). Dopri5 runs at several
+tolerances and reports its NFE. The 2-rectified flow's own perfect model has no closed form (its field depends
+on the coupling it was trained on): its rows carry none.
+
+The latent text-to-image half (prompt accuracy and FD against NFE of the latent-diffusion and flow-latent
+models) is behind :func:`latent_text_to_image`, which reports "not yet available" until it is wired.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import time
+
+import jax
+import numpy as np
+from flax import nnx
+
+from genlab.data.toy2d import toy2d
+from genlab.experiments import identity, register
+from genlab.experiments import dvf_setup as D
+from genlab.experiments import flow2d_setup as S
+from genlab.experiments.flow2d import ReflowConfig
+from genlab.models import num_params
+from genlab.models.mlp_field import MLPField, MLPFieldConfig
+from genlab.objectives.flow import FlowConfig, make_flow_loss
+from genlab.paths.affine import AffinePath
+from genlab.samplers.reflow import reflow_pairs
+from genlab.train.configs import TrainConfig
+from genlab.train.keys import eval_key
+from genlab.train.optim import OptimConfig
+
+DATASETS = ("ring8", "grid25", "moons")
+NFE = (1, 2, 4, 8, 16, 32, 64, 128)
+
+
+@dataclasses.dataclass(frozen=True)
+class Arm:
+    """A model and a sampler. ``model``: "diffusion", "flow" or "rectified"; ``method``: ``dvf_setup.DISCRETE``
+    or ``dvf_setup.ODE_METHODS``."""
+
+    name: str
+    label: str
+    model: str
+    method: str
+
+    @property
+    def family(self) -> str:
+        return "diffusion" if self.model == "diffusion" else "flow"
+
+    @property
+    def adaptive(self) -> bool:
+        return self.method == "dopri5"
+
+    def steps_for(self, nfe: int) -> int | None:
+        """The most steps whose NFE is at most ``nfe`` (None: the arm cannot run on that budget). The PF-ODE pays
+        one evaluation for its final denoising jump; its Euler with one NFE is that jump alone."""
+        if self.method in D.DISCRETE:
+            return nfe
+        stages = 2 if self.method == "heun" else 1
+        denoise = 1 if self.family == "diffusion" else 0
+        steps = (nfe - denoise) // stages
+        lowest = 0 if (denoise and self.method == "euler") else 1
+        return steps if steps >= lowest else None
+
+    def spec(self, config: DiffusionVsFlowConfig, steps: int = 0, rtol: float = 1e-5) -> D.SamplerSpec:
+        obj = config.diffusion
+        return D.SamplerSpec(self.family, self.method, steps, rtol, obj.schedule,
+                             obj.path if self.family == "diffusion" else config.flow.path)
+
+
+ARMS = (
+    Arm("ddpm", "DDPM", "diffusion", "ddpm"),
+    Arm("ddim", "DDIM", "diffusion", "ddim"),
+    Arm("dpm_solver", "DPM-Solver++(2M)", "diffusion", "dpmpp_2m"),
+    Arm("pf_euler", "diffusion PF-ODE, Euler", "diffusion", "euler"),
+    Arm("pf_heun", "diffusion PF-ODE, Heun", "diffusion", "heun"),
+    Arm("pf_dopri5", "diffusion PF-ODE, Dopri5", "diffusion", "dopri5"),
+    Arm("flow_euler", "flow matching, Euler", "flow", "euler"),
+    Arm("flow_heun", "flow matching, Heun", "flow", "heun"),
+    Arm("flow_dopri5", "flow matching, Dopri5", "flow", "dopri5"),
+    Arm("rf2_euler", "2-rectified flow, Euler", "rectified", "euler"),
+)
+ARM = {a.name: a for a in ARMS}
+
+
+@dataclasses.dataclass(frozen=True)
+class DVFEvalConfig:
+    samples: int = 2000  # per sampler run (VEEGAN: 2500)
+    nfe: tuple[int, ...] = NFE  # budgets of the fixed-step arms
+    ddpm_full: int = 1000  # one more DDPM run with this many steps (0: none)
+    tolerances: tuple[float, ...] = (1e-1, 1e-2, 1e-3, 1e-5)  # Dopri5 rtol = atol
+    oracle_ts: tuple[float, ...] = (0.1, 0.3, 0.5, 0.7, 0.9, 0.97)  # OT times (diffusion: same SNR)
+    oracle_points: int = 2000
+    hq_min: float = 0.9  # "good" on a mixture: every mode covered and at least this high-quality fraction
+    energy_max: float = 0.01  # "good" elsewhere (moons): energy distance at most this
+
+
+@dataclasses.dataclass(frozen=True)
+class LatentPartConfig:
+    """The latent text-to-image half (see :func:`latent_text_to_image`)."""
+
+    nfe: tuple[int, ...] = (1, 2, 4, 8, 16, 32)
+    per_class: int = 20  # prompts per class for prompt accuracy
+    fd_images: int = 1000
+
+
+@dataclasses.dataclass(frozen=True)
+class DiffusionVsFlowConfig:
+    model: MLPFieldConfig = MLPFieldConfig(width=128, depth=3)
+    diffusion: D.DiffusionObjectiveConfig = D.DiffusionObjectiveConfig()
+    # uniform t on the OT path, as the diffusion arm draws its steps uniformly (uniform in flow time on the VP path)
+    flow: FlowConfig = FlowConfig()
+    optim: OptimConfig = OptimConfig(learning_rate=2e-3, warmup_steps=100, clip_norm=1.0)
+    train: TrainConfig = TrainConfig(steps=3000, batch_size=256, log_every=500)  # each of diffusion and flow
+    reflow: ReflowConfig = ReflowConfig(pairs=10_000, steps=64, train=TrainConfig(steps=1500, batch_size=256,
+                                                                                  log_every=500))
+    eval: DVFEvalConfig = DVFEvalConfig()
+    datasets: tuple[str, ...] = DATASETS
+    data_scales: tuple[tuple[str, float], ...] = (("grid25", 2.0),)  # the networks see x / scale
+    latent: LatentPartConfig = LatentPartConfig()
+
+    def scale(self, name: str) -> float:
+        return dict(self.data_scales).get(name, 1.0)
+
+    @classmethod
+    def tiny(cls) -> DiffusionVsFlowConfig:
+        return cls(model=MLPFieldConfig.tiny(), train=TrainConfig(steps=30, batch_size=64, log_every=10),
+                   reflow=ReflowConfig(pairs=256, steps=4, train=TrainConfig(steps=20, batch_size=64, log_every=10)),
+                   eval=DVFEvalConfig(samples=128, nfe=(1, 2, 4), ddpm_full=8, tolerances=(1e-2,),
+                                      oracle_ts=(0.5, 0.9), oracle_points=64),
+                   latent=LatentPartConfig(nfe=(1, 2), per_class=1, fd_images=20))
+
+    @classmethod
+    def cpu(cls) -> DiffusionVsFlowConfig:
+        return cls()
+
+    @classmethod
+    def gpu(cls) -> DiffusionVsFlowConfig:
+        return cls(model=MLPFieldConfig(width=256, depth=4), train=TrainConfig(steps=20_000, batch_size=1024),
+                   reflow=ReflowConfig(pairs=100_000, steps=128, train=TrainConfig(steps=10_000, batch_size=1024)),
+                   eval=DVFEvalConfig(samples=2500, oracle_points=4000),
+                   latent=LatentPartConfig(per_class=50, fd_images=2000))
+
+
+def flow_late(config: DiffusionVsFlowConfig) -> DiffusionVsFlowConfig:
+    """flow-2d's recipe for the flow: training times weighted towards the data (the diffusion arm unchanged)."""
+    return dataclasses.replace(config, flow=dataclasses.replace(config.flow, t_sampler="late"))
+
+
+VARIANTS = {"matched": identity, "flow-late": flow_late}
+
+
+@dataclasses.dataclass
+class Models:
+    diffusion: MLPField
+    flow: MLPField
+    rectified: MLPField
+    info: dict
+
+
+def train_models(config: DiffusionVsFlowConfig, name: str, seed: int) -> Models:
+    """The diffusion and flow networks (same initial weights, same data stream), then the 2-rectified flow."""
+    data, scale = toy2d(name), config.scale(name)
+    k_init, k_train, k_reflow = jax.random.split(jax.random.key(seed), 3)
+    common = dict(data=data, scale=scale, batch_size=config.train.batch_size)
+    diffusion = MLPField(config.model, rngs=nnx.Rngs(k_init))
+    flow = MLPField(config.model, rngs=nnx.Rngs(k_init))
+    d_loss = functools.partial(D.toy_diffusion_loss, schedule_config=config.diffusion.schedule,
+                               path=AffinePath(config.diffusion.path), **common)
+    f_loss = functools.partial(S.toy_loss, **common, **make_flow_loss(config.flow).keywords)
+    h_d = S.train_flow(diffusion, d_loss, None, config.train, config.optim, k_train, desc=f"diffusion {name}")
+    h_f = S.train_flow(flow, f_loss, None, config.train, config.optim, k_train, desc=f"flow {name}")
+
+    rc = config.reflow
+    k_pairs, k_fit = jax.random.split(k_reflow)
+    x0, x1 = reflow_pairs(flow, k_pairs, (rc.pairs, 2), method=rc.method, steps=rc.steps)
+    rectified = nnx.clone(flow)  # the 2-rectified flow starts from the 1-rectified weights (Liu et al. 2022)
+    h_r = S.train_flow(rectified, make_flow_loss(dataclasses.replace(config.flow, coupling="independent")),
+                       S.pair_batches(np.asarray(x0), np.asarray(x1), rc.train.batch_size, seed), rc.train,
+                       rc.optim, k_fit, desc=f"reflow {name}")
+    info = {"diffusion_loss": h_d.metrics["loss"][-1], "flow_loss": h_f.metrics["loss"][-1],
+            "reflow_loss": h_r.metrics["loss"][-1], "train_seconds": h_d.wall_seconds + h_f.wall_seconds,
+            "reflow_seconds": h_r.wall_seconds}
+    return Models(diffusion, flow, rectified, info)
+
+
+def _quality(x, name: str, real: np.ndarray, scale: float) -> dict:
+    x = np.asarray(x) * scale
+    if not np.all(np.isfinite(x)):
+        num = len(toy2d(name).centers) if toy2d(name).centers is not None else None
+        return {"modes_covered": 0, "num_modes": num, "high_quality": 0.0, "energy_distance": None, "finite": False}
+    return S.quality(x, name, real)
+
+
+def evaluate(config: DiffusionVsFlowConfig, name: str, models: Models, seed: int) -> dict:
+    """Every arm at every budget (model and perfect model, on the same noise), Dopri5 tolerances, DDPM at full
+    length, and the field errors against the oracle."""
+    ev, scale = config.eval, config.scale(name)
+    mix = S.scaled_mixture(name, scale)
+    k_z, k_real, k_ddpm, k_oracle = jax.random.split(eval_key(seed), 4)
+    z = jax.random.normal(k_z, (ev.samples, 2))
+    real = np.asarray(toy2d(name).sample(k_real, ev.samples))
+    nets = {"diffusion": models.diffusion, "flow": models.flow, "rectified": models.rectified}
+
+    def point(arm: Arm, steps: int = 0, rtol: float = 1e-5) -> dict:
+        spec = arm.spec(config, steps, rtol)
+        if arm.model == "rectified":  # its own oracle has no closed form
+            x, nfe, _ = D.sample_model(nets[arm.model], z, k_ddpm, spec=spec)
+            return {"steps": steps, "nfe": int(nfe), "model": _quality(x, name, real, scale)}
+        (x, nfe), (xo, nfe_o) = D.sample_with_oracle(nets[arm.model], z, k_ddpm, mix=mix, spec=spec)
+        return {"steps": steps, "nfe": int(nfe), "model": _quality(x, name, real, scale),
+                "perfect_model": _quality(xo, name, real, scale), "perfect_model_nfe": int(nfe_o)}
+
+    table, adaptive = {}, {}
+    for arm in ARMS:
+        if arm.adaptive:
+            adaptive[arm.name] = [{"rtol": tol, **point(arm, rtol=tol)} for tol in ev.tolerances]
+        else:
+            table[arm.name] = [None if (s := arm.steps_for(n)) is None else {"nfe_budget": n, **point(arm, s)}
+                               for n in ev.nfe]
+    out = {"table": table, "adaptive": adaptive}
+    if ev.ddpm_full:
+        out["ddpm_full"] = point(ARM["ddpm"], ev.ddpm_full)
+
+    k0, k1 = jax.random.split(k_oracle)
+    x0, x1 = jax.random.normal(k0, (ev.oracle_points, 2)), toy2d(name).sample(k1, ev.oracle_points) / scale
+    path = AffinePath(config.diffusion.path)
+    taus, _ = D.snr_matched(path, np.asarray(ev.oracle_ts))
+    ts_j, taus_j = np.asarray(ev.oracle_ts, np.float32), np.asarray(taus, np.float32)
+    errors = {"t": list(ev.oracle_ts), "tau_diffusion": [round(float(t), 5) for t in taus]}
+    for kind, net in nets.items():
+        native, data = D.field_errors(net, x0, x1, ts_j, taus_j, kind="diffusion" if kind == "diffusion" else "flow",
+                                      mix=mix, path=path)
+        errors[kind] = {("eps_mse" if kind == "diffusion" else "velocity_mse"): [float(v) for v in native],
+                        "data_mse": [float(v) for v in data]}
+    out["oracle_error"] = errors
+    out["energy_floor"] = round(S.energy_distance(np.asarray(toy2d(name).sample(jax.random.fold_in(k_real, 1),
+                                                                                ev.samples)), real), 5)
+    return out
+
+
+def run_seed(config: DiffusionVsFlowConfig, name: str, seed: int) -> dict:
+    start = time.perf_counter()
+    models = train_models(config, name, seed)
+    out = evaluate(config, name, models, seed)
+    out["train"] = models.info
+    out["seconds"] = time.perf_counter() - start
+    return out
+
+
+# ---- summaries over seeds -------------------------------------------------------------------------------------
+
+
+def _stats(values: list) -> tuple[float | None, float | None]:
+    vals = [float(v) for v in values if v is not None]
+    return (None, None) if not vals else (float(np.mean(vals)), float(np.std(vals)))
+
+
+def _quality_stats(qs: list[dict]) -> dict:
+    """Mean and spread (std over seeds) of each quality number; ``num_modes`` as it is."""
+    out = {}
+    for key in ("modes_covered", "high_quality", "energy_distance"):
+        if key in qs[0]:
+            mean, std = _stats([q.get(key) for q in qs])
+            out[key] = None if mean is None else round(mean, 5)
+            out[f"{key}_std"] = None if std is None else round(std, 5)
+    if qs[0].get("num_modes") is not None:
+        out["num_modes"] = qs[0]["num_modes"]
+    if any(q.get("finite") is False for q in qs):
+        out["non_finite_seeds"] = sum(q.get("finite") is False for q in qs)
+    return out
+
+
+def _point_stats(points: list[dict | None]) -> dict | None:
+    if points[0] is None:
+        return None
+    out = {k: points[0][k] for k in ("nfe_budget", "rtol", "steps") if k in points[0]}
+    nfe_mean, nfe_std = _stats([p["nfe"] for p in points])
+    out["nfe"] = int(nfe_mean) if nfe_std == 0 else round(nfe_mean, 1)
+    out["model"] = _quality_stats([p["model"] for p in points])
+    if "perfect_model" in points[0]:
+        out["perfect_model"] = _quality_stats([p["perfect_model"] for p in points])
+        nfe_o, nfe_o_std = _stats([p["perfect_model_nfe"] for p in points])
+        out["perfect_model_nfe"] = int(nfe_o) if nfe_o_std == 0 else round(nfe_o, 1)
+    return out
+
+
+def is_good(quality: dict | None, ev: DVFEvalConfig) -> bool:
+    """Every mode covered and ``hq_min`` high quality (mixtures), else energy distance at most ``energy_max``."""
+    if not quality:
+        return False
+    if quality.get("num_modes") is not None:
+        return quality["modes_covered"] >= quality["num_modes"] and quality["high_quality"] >= ev.hq_min
+    return quality.get("energy_distance") is not None and quality["energy_distance"] <= ev.energy_max
+
+
+def first_good_nfe(points: list[dict | None], which: str, ev: DVFEvalConfig) -> int | None:
+    """The smallest NFE at which ``which`` ("model" or "perfect_model") is good (means over seeds), else None."""
+    good = [p["nfe"] for p in points if p is not None and which in p and is_good(p[which], ev)]
+    return min(good) if good else None
+
+
+def summarize(config: DiffusionVsFlowConfig, name: str, runs: list[dict]) -> dict:
+    ev = config.eval
+    table = {a: [_point_stats([r["table"][a][i] for r in runs]) for i in range(len(ev.nfe))] for a in runs[0]["table"]}
+    adaptive = {a: [_point_stats([r["adaptive"][a][i] for r in runs]) for i in range(len(ev.tolerances))]
+                for a in runs[0]["adaptive"]}
+    out = {"data": name, "oracle": S.oracle_kind(name), "table": table, "adaptive": adaptive}
+    if "ddpm_full" in runs[0]:
+        out["ddpm_full"] = _point_stats([r["ddpm_full"] for r in runs])
+    out["first_good_nfe"] = {
+        a: {w: first_good_nfe(pts + ([out["ddpm_full"]] if a == "ddpm" and "ddpm_full" in out else []), w, ev)
+            for w in ("model", "perfect_model")}
+        for a, pts in {**table, **adaptive}.items()}
+    errs = [r["oracle_error"] for r in runs]
+    out["oracle_error"] = {"t": errs[0]["t"], "tau_diffusion": errs[0]["tau_diffusion"]}
+    for kind in ("diffusion", "flow", "rectified"):
+        out["oracle_error"][kind] = {k: [round(float(np.mean(v)), 6) for v in zip(*(e[kind][k] for e in errs))]
+                                     for k in errs[0][kind]}
+    out["energy_floor"] = round(float(np.mean([r["energy_floor"] for r in runs])), 5)
+    out["train"] = {k: round(float(np.mean([r["train"][k] for r in runs])), 4) for k in runs[0]["train"]}
+    out["seconds_mean"] = round(float(np.mean([r["seconds"] for r in runs])), 1)
+    out["per_seed_first_good_nfe"] = [
+        {a: first_good_nfe(r["table"][a], "model", ev) for a in r["table"]} for r in runs]
+    return out
+
+
+def closing_note(summaries: dict[str, dict], ev: DVFEvalConfig) -> list[str]:
+    """The lecture's claims against these numbers, one line each per data set."""
+    good = (f"'good' = every mode covered and >= {ev.hq_min:.0%} high quality (moons: energy distance <= "
+            f"{ev.energy_max})")
+    lines = [good]
+
+    def n(s, arm, which="model"):
+        v = s["first_good_nfe"][arm][which]
+        return "never (up to the largest budget)" if v is None else f"NFE {v}"
+
+    for name, s in summaries.items():
+        fg = s["first_good_nfe"]
+        lines.append(
+            f"{name}: 'diffusion removes noise step by step, over many iterations' - DDPM is good from "
+            f"{n(s, 'ddpm')}, DDIM from {n(s, 'ddim')}, DPM-Solver++ from {n(s, 'dpm_solver')}, its PF-ODE with "
+            f"Heun from {n(s, 'pf_heun')}: many iterations for the ancestral sampler, far fewer with a better solver.")
+        direct = fg["rf2_euler"]["model"] == 1
+        lines.append(
+            f"{name}: 'flow matching transforms noise directly' - flow matching with Euler is good from "
+            f"{n(s, 'flow_euler')} (its perfect model from {n(s, 'flow_euler', 'perfect_model')}), with Heun from "
+            f"{n(s, 'flow_heun')}; the 2-rectified flow with Euler from {n(s, 'rf2_euler')}: one step "
+            + ("works after reflow." if direct else "does not work here, even after one reflow."))
+        lines.append(
+            f"{name}: same network, same budget: the sampler decides more than the objective - perfect models "
+            f"(no model error) need DDIM {n(s, 'ddim', 'perfect_model')}, PF-ODE Euler "
+            f"{n(s, 'pf_euler', 'perfect_model')}, flow Euler {n(s, 'flow_euler', 'perfect_model')}.")
+    return lines
+
+
+def latent_text_to_image(config: LatentPartConfig, seeds: list[int]) -> dict:
+    """HOOK, not yet wired: the latent text-to-image half of the comparison.
+
+    To come: prompt accuracy (``genlab.experiments.ldm_eval``) and FD against NFE (``config.nfe``) of the
+    latent-diffusion model (DDPM, DDIM, DPM-Solver++, its PF-ODE) and of the flow-latent model (Euler, Heun,
+    Dopri5, reflowed Euler), with the same U-Net, latents, text encoder, guidance and budget; keys
+    ``prompt_accuracy_<arm>_<nfe>`` and ``fd_<arm>_<nfe>``, and image grids per NFE
+    (``genlab.figures.diffusion_vs_flow.image_grid_per_nfe``). Until then it says so.
+    """
+    from genlab import experiments
+
+    experiments.load()
+    missing = [e for e in ("latent-diffusion", "flow-latent") if e not in experiments.EXPERIMENTS]
+    why = (f"needs the experiments {', '.join(missing)}" if missing else
+           "latent-diffusion and flow-latent are registered, but this hook is not wired to them yet")
+    return {"status": "not yet available", "why": why, "nfe": list(config.nfe)}
+
+
+@register("diffusion-vs-flow", config=DiffusionVsFlowConfig, variants=VARIANTS, default_seeds=2,
+          description="diffusion vs flow matching, matched: quality against NFE of every sampler, beside its oracle")
+def run(config: DiffusionVsFlowConfig, seeds: list[int]) -> dict:
+    """``{data set: summary, "latent": ..., "closing_note": [...], "matched": ...}``."""
+    summaries = {name: summarize(config, name, [run_seed(config, name, s) for s in seeds])
+                 for name in config.datasets}
+    params = num_params(MLPField(config.model, rngs=nnx.Rngs(0)))
+    return {**summaries,
+            "matched": {"params_each": params, "train_steps": config.train.steps,
+                        "batch_size": config.train.batch_size, "reflow_steps": config.reflow.train.steps,
+                        "seeds": list(seeds), "flow_t_sampler": config.flow.t_sampler},
+            "latent": latent_text_to_image(config.latent, seeds),
+            "closing_note": closing_note(summaries, config.eval)}
