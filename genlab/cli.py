@@ -57,6 +57,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from genlab import experiments
+    from genlab.demos.page import write_page
     from genlab.presets import resolve_preset
 
     experiments.load()
@@ -65,6 +66,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     demos = sorted(experiments.DEMOS.values(), key=lambda d: (d.order, d.name))
     if args.only:
+        unknown = sorted(set(args.only) - {d.name for d in demos})
+        if unknown:
+            raise SystemExit(f"genlab: no demo part {', '.join(unknown)}; parts: {', '.join(d.name for d in demos)}")
         demos = [d for d in demos if d.name in args.only]
     written: list[Path] = []
     for demo in demos:
@@ -73,9 +77,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         files = demo.make(demo.configure(preset), out / demo.name)
         written += files
         print(f"[genlab demo] {demo.name}: {len(files)} files in {time.perf_counter() - start:.1f} s")
+    page = write_page(out, preset=preset)  # every part on disk, in lecture order, a caption each
     print(f"[genlab demo] wrote {len(written)} files under {out}/")
     for f in written:
         print(f"  {f}")
+    print(f"[genlab demo] open {page}")
     return 0
 
 
@@ -113,7 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_cmd_eval)
 
-    p = sub.add_parser("demo", help="train the quick models and write lecture figures under runs/")
+    p = sub.add_parser("demo", help="train the quick models and write the lecture's figures and one page "
+                                    "(runs/demo/index.html) under runs/")
     p.add_argument("--preset", choices=["tiny", "cpu", "gpu"], default=None)
     p.add_argument("--out", default="runs/demo")
     p.add_argument("--only", nargs="*", default=None, help="names of demo parts to run")

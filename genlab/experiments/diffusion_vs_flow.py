@@ -29,13 +29,14 @@ from __future__ import annotations
 import dataclasses
 import functools
 import time
+from pathlib import Path
 
 import jax
 import numpy as np
 from flax import nnx
 
 from genlab.data.toy2d import toy2d
-from genlab.experiments import identity, register
+from genlab.experiments import identity, register, register_demo
 from genlab.experiments import dvf_setup as D
 from genlab.experiments import flow2d_setup as S
 from genlab.experiments.flow2d import ReflowConfig
@@ -104,12 +105,12 @@ ARM = {a.name: a for a in ARMS}
 
 @dataclasses.dataclass(frozen=True)
 class DVFEvalConfig:
-    samples: int = 2000  # per sampler run (VEEGAN: 2500)
+    samples: int = 1000  # per sampler run (VEEGAN: 2500)
     nfe: tuple[int, ...] = NFE  # budgets of the fixed-step arms
     ddpm_full: int = 1000  # one more DDPM run with this many steps (0: none)
     tolerances: tuple[float, ...] = (1e-1, 1e-2, 1e-3, 1e-5)  # Dopri5 rtol = atol
     oracle_ts: tuple[float, ...] = (0.1, 0.3, 0.5, 0.7, 0.9, 0.97)  # OT times (diffusion: same SNR)
-    oracle_points: int = 2000
+    oracle_points: int = 1000
     hq_min: float = 0.9  # "good" on a mixture: every mode covered and at least this high-quality fraction
     energy_max: float = 0.01  # "good" elsewhere (moons): energy distance at most this
 
@@ -130,9 +131,9 @@ class DiffusionVsFlowConfig:
     # uniform t on the OT path, as the diffusion arm draws its steps uniformly (uniform in flow time on the VP path)
     flow: FlowConfig = FlowConfig()
     optim: OptimConfig = OptimConfig(learning_rate=2e-3, warmup_steps=100, clip_norm=1.0)
-    train: TrainConfig = TrainConfig(steps=3000, batch_size=256, log_every=500)  # each of diffusion and flow
-    reflow: ReflowConfig = ReflowConfig(pairs=10_000, steps=64, train=TrainConfig(steps=1500, batch_size=256,
-                                                                                  log_every=500))
+    train: TrainConfig = TrainConfig(steps=2000, batch_size=256, log_every=500)  # each of diffusion and flow
+    reflow: ReflowConfig = ReflowConfig(pairs=5000, steps=64, train=TrainConfig(steps=1000, batch_size=256,
+                                                                                 log_every=500))
     eval: DVFEvalConfig = DVFEvalConfig()
     datasets: tuple[str, ...] = DATASETS
     data_scales: tuple[tuple[str, float], ...] = (("grid25", 2.0),)  # the networks see x / scale
@@ -145,8 +146,8 @@ class DiffusionVsFlowConfig:
     def tiny(cls) -> DiffusionVsFlowConfig:
         return cls(model=MLPFieldConfig.tiny(), train=TrainConfig(steps=30, batch_size=64, log_every=10),
                    reflow=ReflowConfig(pairs=256, steps=4, train=TrainConfig(steps=20, batch_size=64, log_every=10)),
-                   eval=DVFEvalConfig(samples=128, nfe=(1, 2, 4), ddpm_full=8, tolerances=(1e-2,),
-                                      oracle_ts=(0.5, 0.9), oracle_points=64),
+                   eval=DVFEvalConfig(samples=128, nfe=(1, 2), ddpm_full=0, tolerances=(1e-1,),
+                                      oracle_ts=(0.5, 0.9), oracle_points=64), datasets=("ring8",),
                    latent=LatentPartConfig(nfe=(1, 2), per_class=1, fd_images=20))
 
     @classmethod
@@ -211,9 +212,9 @@ def _quality(x, name: str, real: np.ndarray, scale: float) -> dict:
     return S.quality(x, name, real)
 
 
-def evaluate(config: DiffusionVsFlowConfig, name: str, models: Models, seed: int) -> dict:
-    """Every arm at every budget (model and perfect model, on the same noise), Dopri5 tolerances, DDPM at full
-    length, and the field errors against the oracle."""
+def evaluate(config: DiffusionVsFlowConfig, name: str, models: Models, seed: int, with_oracle: bool = True) -> dict:
+    """Every arm at every budget (model, and with ``with_oracle`` the perfect model on the same noise), Dopri5
+    tolerances, DDPM at full length, and the field errors against the oracle."""
     ev, scale = config.eval, config.scale(name)
     mix = S.scaled_mixture(name, scale)
     k_z, k_real, k_ddpm, k_oracle = jax.random.split(eval_key(seed), 4)
@@ -223,7 +224,7 @@ def evaluate(config: DiffusionVsFlowConfig, name: str, models: Models, seed: int
 
     def point(arm: Arm, steps: int = 0, rtol: float = 1e-5) -> dict:
         spec = arm.spec(config, steps, rtol)
-        if arm.model == "rectified":  # its own oracle has no closed form
+        if not with_oracle or arm.model == "rectified":  # the rectified flow's own oracle has no closed form
             x, nfe, _ = D.sample_model(nets[arm.model], z, k_ddpm, spec=spec)
             return {"steps": steps, "nfe": int(nfe), "model": _quality(x, name, real, scale)}
         (x, nfe), (xo, nfe_o) = D.sample_with_oracle(nets[arm.model], z, k_ddpm, mix=mix, spec=spec)
@@ -258,12 +259,36 @@ def evaluate(config: DiffusionVsFlowConfig, name: str, models: Models, seed: int
     return out
 
 
-def run_seed(config: DiffusionVsFlowConfig, name: str, seed: int) -> dict:
+def run_seed(config: DiffusionVsFlowConfig, name: str, seed: int, with_oracle: bool = True) -> dict:
+    """Train and evaluate one seed (the perfect models' curves, a property of the samplers, need one seed)."""
     start = time.perf_counter()
     models = train_models(config, name, seed)
-    out = evaluate(config, name, models, seed)
+    out = evaluate(config, name, models, seed, with_oracle)
     out["train"] = models.info
     out["seconds"] = time.perf_counter() - start
+    return out
+
+
+def trajectories(config: DiffusionVsFlowConfig, name: str, models: Models, *, points: int = 16, nfe: int = 16,
+                 exact_steps: int = 128, seed: int = 0) -> dict[str, np.ndarray]:
+    """``{label: xs [N + 1, points, 2]}`` (data units): every arm at budget ``nfe`` (Dopri5: its loosest tolerance,
+    states at ``nfe`` points) from the same noise, and the exact PF-ODE and OT flow (``exact_steps`` Euler steps)."""
+    scale, mix = config.scale(name), S.scaled_mixture(name, config.scale(name))
+    k_z, k_ddpm = jax.random.split(jax.random.fold_in(eval_key(seed), 7))
+    z = jax.random.normal(k_z, (points, 2))
+    nets = {"diffusion": models.diffusion, "flow": models.flow, "rectified": models.rectified}
+    out = {}
+    for arm in ARMS:
+        steps = nfe if arm.adaptive else arm.steps_for(nfe)
+        if steps is None:
+            continue
+        spec = arm.spec(config, steps, max(config.eval.tolerances))
+        _, nfe_used, xs = D.sample_model(nets[arm.model], z, k_ddpm, spec=spec, trajectory=True)
+        out[f"{arm.label}, NFE {int(nfe_used)}"] = np.asarray(xs) * scale
+    for label, family in (("exact diffusion PF-ODE", "diffusion"), ("exact flow (OT path)", "flow")):
+        spec = D.SamplerSpec(family, "euler", exact_steps, 1e-5, config.diffusion.schedule,
+                             config.diffusion.path if family == "diffusion" else config.flow.path)
+        out[label] = np.asarray(D.sample_oracle(z, k_ddpm, mix=mix, spec=spec, trajectory=True)[2]) * scale
     return out
 
 
@@ -297,10 +322,10 @@ def _point_stats(points: list[dict | None]) -> dict | None:
     nfe_mean, nfe_std = _stats([p["nfe"] for p in points])
     out["nfe"] = int(nfe_mean) if nfe_std == 0 else round(nfe_mean, 1)
     out["model"] = _quality_stats([p["model"] for p in points])
-    if "perfect_model" in points[0]:
-        out["perfect_model"] = _quality_stats([p["perfect_model"] for p in points])
-        nfe_o, nfe_o_std = _stats([p["perfect_model_nfe"] for p in points])
-        out["perfect_model_nfe"] = int(nfe_o) if nfe_o_std == 0 else round(nfe_o, 1)
+    with_oracle = [p for p in points if "perfect_model" in p]  # the first seed's (same noise as its model)
+    if with_oracle:
+        out["perfect_model"] = _quality_stats([p["perfect_model"] for p in with_oracle])
+        out["perfect_model_nfe"] = with_oracle[0]["perfect_model_nfe"]
     return out
 
 
@@ -395,7 +420,7 @@ def latent_text_to_image(config: LatentPartConfig, seeds: list[int]) -> dict:
           description="diffusion vs flow matching, matched: quality against NFE of every sampler, beside its oracle")
 def run(config: DiffusionVsFlowConfig, seeds: list[int]) -> dict:
     """``{data set: summary, "latent": ..., "closing_note": [...], "matched": ...}``."""
-    summaries = {name: summarize(config, name, [run_seed(config, name, s) for s in seeds])
+    summaries = {name: summarize(config, name, [run_seed(config, name, s, with_oracle=s == seeds[0]) for s in seeds])
                  for name in config.datasets}
     params = num_params(MLPField(config.model, rngs=nnx.Rngs(0)))
     return {**summaries,
@@ -404,3 +429,56 @@ def run(config: DiffusionVsFlowConfig, seeds: list[int]) -> dict:
                         "seeds": list(seeds), "flow_t_sampler": config.flow.t_sampler},
             "latent": latent_text_to_image(config.latent, seeds),
             "closing_note": closing_note(summaries, config.eval)}
+
+
+# ---- the demo part ------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class DiffusionVsFlowDemoConfig:
+    """One data set, one seed of the experiment, and the shipped latent-diffusion model's images per NFE."""
+
+    run: DiffusionVsFlowConfig = dataclasses.replace(DiffusionVsFlowConfig.cpu(), datasets=("ring8",))
+    data: str = "ring8"
+    trajectory_nfe: int = 8  # every arm's trajectories at this budget
+    animation_points: int = 400
+    animated: tuple[str, ...] = ("ddpm", "ddim", "flow_euler", "rf2_euler")
+    latent_nfe: tuple[int, ...] = (1, 2, 4, 8, 16, 32)
+    latent_prompts: tuple[str, ...] = ("a t-shirt", "trousers", "a sneaker", "a bag")
+    guidance: float = 3.0
+
+    @classmethod
+    def tiny(cls) -> DiffusionVsFlowDemoConfig:
+        return cls(run=DiffusionVsFlowConfig.tiny(), trajectory_nfe=2, animation_points=64, latent_nfe=(1, 2),
+                   latent_prompts=("a sneaker", "a bag"))
+
+    @classmethod
+    def cpu(cls) -> DiffusionVsFlowDemoConfig:
+        return cls()
+
+    @classmethod
+    def gpu(cls) -> DiffusionVsFlowDemoConfig:
+        return cls(run=dataclasses.replace(DiffusionVsFlowConfig.gpu(), datasets=("ring8",)))
+
+
+@register_demo("diffusion_vs_flow", config=DiffusionVsFlowDemoConfig, order=50)
+def make_demo(config: DiffusionVsFlowDemoConfig, out_dir: Path) -> list[Path]:
+    """Quality against NFE, trajectories and a GIF from the same noise, field errors, the closing note (one seed
+    on ``config.data``), and the shipped text-to-image model's images per NFE (the flow-latent row: not yet)."""
+    from genlab.demos.diffusion_vs_flow import latent_images_per_nfe, write_dvf_demo
+    from genlab.pipelines.text_to_image import TextToImage
+
+    run_cfg, name = config.run, config.data
+    models = train_models(run_cfg, name, 0)
+    summary = summarize(run_cfg, name, [evaluate(run_cfg, name, models, 0)])
+    paths = trajectories(run_cfg, name, models, points=config.animation_points, nfe=config.trajectory_nfe)
+    labels = {a.name: a.label for a in ARMS}
+    animated = [next(k for k in paths if k.startswith(ARM[a].label + ",")) for a in config.animated]
+    latent = latent_images_per_nfe(TextToImage.load(), config.latent_prompts, config.latent_nfe,
+                                   guidance=config.guidance)
+    note = closing_note({name: summary}, run_cfg.eval) + [
+        f"latent text-to-image: {latent_text_to_image(run_cfg.latent, [0])['status']} (the image grid shows the "
+        "shipped latent-diffusion model only)"]
+    return write_dvf_demo(out_dir, summary, labels, paths, toy2d(name).centers, note, animated=animated,
+                          latent=latent, latent_title="shipped latent-diffusion model: "
+                          + ", ".join(config.latent_prompts) + " (w = 3; flow-latent: not yet available)")
