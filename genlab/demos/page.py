@@ -110,6 +110,10 @@ CAPTIONS: dict[str, Caption] = {
                                 "sampler, VAE decoder."),
     "ldm_film_strip.png": Caption("Entrauschen", "denoising",
                                   "The latent after every few sampler steps, decoded: the image appears step by step."),
+    "ldm_pipeline_2.png": Caption("Diffusionsmodell – Ablauf", "the pipeline", "The five stages for a second prompt."),
+    "ldm_film_strip_2.png": Caption("Entrauschen", "denoising", "The denoising of the second prompt."),
+    "ldm_pipeline_3.png": Caption("Diffusionsmodell – Ablauf", "the pipeline", "The five stages for a third prompt."),
+    "ldm_film_strip_3.png": Caption("Entrauschen", "denoising", "The denoising of the third prompt."),
     "ldm_denoising.gif": Caption("Entrauschen", "denoising", "The denoising as an animation."),
     "ldm_guidance_grid.png": Caption("Sampler + Guidance", "classifier-free guidance",
                                      "The same noise at guidance w = 1 … 7.5: higher w follows the prompt more and "

@@ -57,6 +57,56 @@ class SamplerSpec:
     path: str = "ot"  # flow: ot; diffusion: the objective's path (vp)
 
 
+@dataclasses.dataclass(frozen=True)
+class Arm:
+    """A model and a sampler. ``model``: "diffusion", "flow" or "rectified"; ``method``: ``dvf_setup.DISCRETE``
+    or ``dvf_setup.ODE_METHODS``."""
+
+    name: str
+    label: str
+    model: str
+    method: str
+
+    @property
+    def family(self) -> str:
+        return "diffusion" if self.model == "diffusion" else "flow"
+
+    @property
+    def adaptive(self) -> bool:
+        return self.method == "dopri5"
+
+    def steps_for(self, nfe: int) -> int | None:
+        """The most steps whose NFE is at most ``nfe`` (None: the arm cannot run on that budget). The PF-ODE pays
+        one evaluation for its final denoising jump; its Euler with one NFE is that jump alone."""
+        if self.method in DISCRETE:
+            return nfe
+        stages = 2 if self.method == "heun" else 1
+        denoise = 1 if self.family == "diffusion" else 0
+        steps = (nfe - denoise) // stages
+        lowest = 0 if (denoise and self.method == "euler") else 1
+        return steps if steps >= lowest else None
+
+    def spec(self, config, steps: int = 0, rtol: float = 1e-5) -> SamplerSpec:
+        obj = config.diffusion
+        return SamplerSpec(self.family, self.method, steps, rtol, obj.schedule,
+                             obj.path if self.family == "diffusion" else config.flow.path)
+
+
+ARMS = (
+    Arm("ddpm", "DDPM", "diffusion", "ddpm"),
+    Arm("ddim", "DDIM", "diffusion", "ddim"),
+    Arm("dpm_solver", "DPM-Solver++(2M)", "diffusion", "dpmpp_2m"),
+    Arm("pf_euler", "diffusion PF-ODE, Euler", "diffusion", "euler"),
+    Arm("pf_heun", "diffusion PF-ODE, Heun", "diffusion", "heun"),
+    Arm("pf_dopri5", "diffusion PF-ODE, Dopri5", "diffusion", "dopri5"),
+    Arm("flow_euler", "flow matching, Euler", "flow", "euler"),
+    Arm("flow_heun", "flow matching, Heun", "flow", "heun"),
+    Arm("flow_dopri5", "flow matching, Dopri5", "flow", "dopri5"),
+    Arm("rf2_euler", "2-rectified flow, Euler", "rectified", "euler"),
+)
+ARM = {a.name: a for a in ARMS}
+
+
 def toy_diffusion_loss(model, batch, key, *, data: Toy2D, scale: float, batch_size: int,
                        schedule_config: ScheduleConfig, path: AffinePath):
     """:func:`diffusion_loss` (ε, unconditional) on a fresh batch of ``data / scale`` drawn from the key.
