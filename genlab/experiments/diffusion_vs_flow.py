@@ -150,7 +150,10 @@ def train_models(config: DiffusionVsFlowConfig, name: str, seed: int) -> Models:
     h_r = S.train_flow(rectified, make_flow_loss(dataclasses.replace(config.flow, coupling="independent")),
                        S.pair_batches(np.asarray(x0), np.asarray(x1), rc.train.batch_size, seed), rc.train,
                        rc.optim, k_fit, desc=f"reflow {name}")
+    first = max(len(h_d.metrics["loss"]) // 20, 1)  # the mean of the first 5 % of the steps
     info = {"diffusion_loss": h_d.metrics["loss"][-1], "flow_loss": h_f.metrics["loss"][-1],
+            "diffusion_loss_first": float(np.mean(h_d.metrics["loss"][:first])),
+            "flow_loss_first": float(np.mean(h_f.metrics["loss"][:first])),
             "reflow_loss": h_r.metrics["loss"][-1], "train_seconds": h_d.wall_seconds + h_f.wall_seconds,
             "reflow_seconds": h_r.wall_seconds}
     return Models(diffusion, flow, rectified, info)
