@@ -319,7 +319,7 @@ def make_demo(config: DiffusionVsFlowDemoConfig, out_dir: Path) -> list[Path]:
 
     run_cfg, name = config.run, config.data
     models = train_models(run_cfg, name, 0)
-    summary = summarize(run_cfg, name, [evaluate(run_cfg, name, models, 0)])
+    summary = summarize(run_cfg, name, [{**evaluate(run_cfg, name, models, 0), "train": models.info, "seconds": 0.0}])
     paths = trajectories(run_cfg, name, models, points=config.animation_points, nfe=config.trajectory_nfe)
     labels = {a.name: a.label for a in ARMS}
     animated = [next(k for k in paths if k.startswith(ARM[a].label + ",")) for a in config.animated]
