@@ -59,6 +59,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     preset = resolve_preset(args.preset)  # first: a bad $GENLAB_PRESET fails before anything heavy is imported
     from genlab import experiments
     from genlab.demos.files import file_settings
+    from genlab.demos.page import write_page
     from genlab.figures.notes import TINY_NOTE, figure_note
 
     experiments.load()
@@ -79,12 +80,14 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             files = demo.make(demo.configure(preset), out / demo.name)
             written += files
             print(f"[genlab demo] {demo.name}: {len(files)} files in {time.perf_counter() - start:.1f} s")
+    page = write_page(out, preset=preset)  # every part on disk, in lecture order, a caption each
     print(f"[genlab demo] wrote {len(written)} files under {out}/")
     for f in written:
         print(f"  {f}")
     if preset == "tiny":
         print("[genlab demo] tiny preset: the models are barely trained, so these files check that the demo runs; "
               "they are not lecture figures (each says 'tiny preset: untrained' on it). Use the cpu or gpu preset.")
+    print(f"[genlab demo] open {page}")
     return 0
 
 
@@ -132,7 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_cmd_eval)
 
-    p = sub.add_parser("demo", help="train the quick models and write lecture figures under runs/")
+    p = sub.add_parser("demo", help="train the quick models and write the lecture's figures and one page "
+                                    "(runs/demo/index.html) under runs/")
     p.add_argument("--preset", choices=["tiny", "cpu", "gpu"], default=None)
     p.add_argument("--out", default="runs/demo")
     p.add_argument("--only", nargs="*", default=None, help="names of demo parts to run")

@@ -18,6 +18,7 @@ from genlab.demos.files import save_figures
 from genlab.figures import text_to_image as figures
 
 PROMPT = "a photo of a dark sneaker"
+PROMPTS = (PROMPT, "a t-shirt", "a photo of a large bag")  # the pipeline stage by stage, for each
 GRID_PROMPTS = ("a t-shirt", "trousers", "a dress", "a sneaker", "a bag")
 GUIDANCE_VALUES = (1.0, 2.0, 3.0, 5.0, 7.5)
 
@@ -31,18 +32,22 @@ def guidance_images(pipe, prompts: Sequence[str], guidance_values: Sequence[floa
             for w in guidance_values}
 
 
-def text_to_image_figures(pipe, *, prompt: str = PROMPT, steps: int = 50, guidance: float = 3.0, seed: int = 0,
-                          grid_prompts: Sequence[str] = GRID_PROMPTS,
+def text_to_image_figures(pipe, *, prompts: Sequence[str] = PROMPTS, steps: int = 50, guidance: float = 3.0,
+                          seed: int = 0, grid_prompts: Sequence[str] = GRID_PROMPTS,
                           guidance_values: Sequence[float] = GUIDANCE_VALUES, per_prompt: int = 4):
-    """``(figures, stages)``: ``{file name: Figure}`` for the diagram, the film strip and the guidance grid, and the
-    :class:`~genlab.pipelines.text_to_image.Stages` of ``prompt`` (for :func:`write_text_to_image`'s GIF)."""
-    stages = pipe([prompt], steps=steps, guidance=guidance, seed=seed, return_stages=True)
+    """``(figures, stages)``: ``{file name: Figure}`` for the diagram and the film strip of each of ``prompts`` (the
+    first as ``ldm_pipeline.png``/``ldm_film_strip.png``, then ``..._2.png``, ...) and the guidance grid, and the
+    :class:`~genlab.pipelines.text_to_image.Stages` of the first prompt (for :func:`write_text_to_image`'s GIF)."""
+    figs, first = {}, None
+    for k, prompt in enumerate(prompts):
+        stages = pipe([prompt], steps=steps, guidance=guidance, seed=seed, return_stages=True)
+        suffix = "" if k == 0 else f"_{k + 1}"
+        figs[f"ldm_pipeline{suffix}.png"] = figures.pipeline_diagram(stages, pieces=pipe.tokenizer.pieces(prompt))
+        figs[f"ldm_film_strip{suffix}.png"] = figures.denoising_film_strip(stages, decode=pipe.decode)
+        first = first or stages
     by_w = guidance_images(pipe, grid_prompts, guidance_values, per_prompt=per_prompt, steps=steps, seed=seed)
-    return {
-        "ldm_pipeline.png": figures.pipeline_diagram(stages, pieces=pipe.tokenizer.pieces(prompt)),
-        "ldm_film_strip.png": figures.denoising_film_strip(stages, decode=pipe.decode),
-        "ldm_guidance_grid.png": figures.guidance_grid(by_w, list(grid_prompts)),
-    }, stages
+    figs["ldm_guidance_grid.png"] = figures.guidance_grid(by_w, list(grid_prompts))
+    return figs, first
 
 
 def write_text_to_image(pipe, out_dir: str | Path, **kwargs) -> list[Path]:

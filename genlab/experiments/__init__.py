@@ -26,6 +26,7 @@ from typing import Any
 MODULES: tuple[str, ...] = (
     "genlab.experiments.classifier",
     "genlab.experiments.clip",
+    "genlab.experiments.diffusion_vs_flow",
     "genlab.experiments.flow2d",
     "genlab.experiments.gan2d",
     "genlab.experiments.gan_fmnist",

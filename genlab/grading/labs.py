@@ -21,6 +21,7 @@ LECTURE_TERMS: tuple[str, ...] = (
     "latentes Bild",
     "Sampler",
     "Entrauschen",
+    "Diffusionsmodell",
     "Flow-Matching",
 )
 

@@ -1,0 +1,52 @@
+"""The "Diffusion vs Flow" demo's files: quality against NFE, trajectories and a transport GIF from the same noise,
+field errors against the oracle, the closing note, and the shipped latent-diffusion model's images per NFE.
+
+Inputs come from ``genlab.experiments.diffusion_vs_flow`` (a one-data-set ``summary``, trajectories
+``{label: [N + 1, B, 2]}``, the closing note's lines) and, for the image grid, ``{row label: {nfe: images}}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from genlab.demos.files import save_figures
+from genlab.figures import diffusion_vs_flow as figures
+
+LATENT_SAMPLERS = (("ddim", "DDIM"), ("dpmpp_2m", "DPM-Solver++(2M)"), ("ddpm", "DDPM"))
+
+
+def latent_images_per_nfe(pipe, prompts: Sequence[str], nfes: Sequence[int], *, guidance: float = 3.0,
+                          seed: int = 0) -> dict[str, dict[int, np.ndarray]]:
+    """``{sampler label: {nfe: [P, 28, 28, 1]}}`` of a text-to-image pipeline (the same prompts and start noise in
+    every cell; with guidance every step is one batched network call)."""
+    return {label: {int(n): pipe(list(prompts), steps=int(n), guidance=guidance, sampler=sampler, seed=seed)
+                    for n in nfes}
+            for sampler, label in LATENT_SAMPLERS}
+
+
+def write_dvf_demo(out_dir: str | Path, summary: Mapping, labels: Mapping[str, str], paths: Mapping[str, np.ndarray],
+                   centers: np.ndarray | None, note: Sequence[str], *, animated: Sequence[str] = (),
+                   trajectory_points: int = 16, latent: Mapping[str, Mapping[int, np.ndarray]] | None = None,
+                   latent_title: str = "") -> list[Path]:
+    """PNGs, a GIF of the ``animated`` labels of ``paths`` and ``dvf_closing_note.txt``; returns the files."""
+    out_dir = Path(out_dir)
+    data = summary.get("data", "")
+    figs = {
+        "dvf_quality_vs_nfe.png": figures.quality_vs_nfe(summary, labels, title=f"{data}: quality against NFE, "
+                                                         "same network and budget, model and perfect model"),
+        "dvf_trajectories.png": figures.trajectories({k: v[:, :trajectory_points] for k, v in paths.items()},
+                                                     centers),
+        "dvf_oracle_error.png": figures.oracle_error_per_t(summary),
+    }
+    if latent:
+        figs["dvf_latent_per_nfe.png"] = figures.image_grid_per_nfe(latent, title=latent_title)
+    written = save_figures(figs, out_dir)
+    if animated:
+        written.append(figures.transport_animation({k: paths[k] for k in animated}, out_dir / "dvf_transport.gif",
+                                                   centers, title="noise to data: step by step against directly"))
+    note_path = out_dir / "dvf_closing_note.txt"
+    note_path.write_text("\n".join(note) + "\n")
+    return written + [note_path]
