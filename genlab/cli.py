@@ -98,16 +98,17 @@ def _cmd_ship(args: argparse.Namespace) -> int:
 
 def _cmd_bench(args: argparse.Namespace) -> int:
     from genlab.bench.config import BenchConfig
-    from genlab.bench.run import markdown, run_bench
+    from genlab.bench.run import check_parts, markdown, run_bench
     from genlab.figures.bench import growth_figure
-    from genlab.presets import config_for
+    from genlab.presets import resolve_preset
 
+    preset = resolve_preset(args.preset)
     try:
-        config = config_for(BenchConfig, args.preset)
-        result = run_bench(config, parts=args.only or _all_parts(), use_peers=not args.no_peers)
+        parts = check_parts(args.only or _all_parts())
     except ValueError as err:
         raise SystemExit(f"genlab: {err}") from None
-    result["preset"] = args.preset or "auto"
+    result = run_bench(getattr(BenchConfig, preset)(), parts=parts, use_peers=not args.no_peers)
+    result["preset"] = preset
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     table = markdown(result)

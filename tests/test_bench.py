@@ -25,7 +25,7 @@ def tiny_run(tmp_path_factory):
     """The CLI on the tiny preset with every peer missing (as on a machine without the bench extra)."""
     out = tmp_path_factory.mktemp("bench")
     mp = pytest.MonkeyPatch()
-    mp.setattr(peers.importlib.util, "find_spec", lambda name: None)
+    mp.setattr(peers, "find_spec", lambda name: None)
     try:
         import io
         from contextlib import redirect_stdout

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
+from importlib.util import find_spec
 
 INSTALL = "pip install 'genlab[bench]'"  # torch (CPU wheel) pinned, diffusers, torchcfm, torchdiffeq
 # each measurement's peer side and the modules it imports
@@ -15,7 +15,7 @@ NEEDS = {
 
 def missing(modules: tuple[str, ...]) -> list[str]:
     """The modules of ``modules`` that cannot be imported here."""
-    return [m for m in modules if importlib.util.find_spec(m) is None]
+    return [m for m in modules if find_spec(m) is None]
 
 
 def skip_reason(measurement: str, enabled: bool = True) -> str | None:

@@ -148,6 +148,8 @@ def torch_step(case: TrainCase, model: UNet, seed: int = 0):
     gen = torch.Generator().manual_seed(seed)
     obj = case.objective
     if case.kind == "diffusion":
+        if obj.prediction != "eps":
+            raise ValueError(f"the PyTorch side implements eps-prediction only, got {obj.prediction!r}")
         schedule = Schedule.from_config(obj.schedule)
         alpha = torch.from_numpy(schedule.sqrt_alphas_cumprod)
         sigma = torch.from_numpy(schedule.sqrt_one_minus_alphas_cumprod)
@@ -162,10 +164,7 @@ def torch_step(case: TrainCase, model: UNet, seed: int = 0):
             drop = torch.rand(b, generator=gen) < obj.cond_drop  # null condition: zeros, every token masked
             cond = torch.where(drop[:, None, None], torch.zeros_like(cond), cond)
             mask = mask & ~drop[:, None]
-            target = eps if obj.prediction == "eps" else None
-            if target is None:
-                raise ValueError(f"the PyTorch side implements eps-prediction only, got {obj.prediction!r}")
-            return F.mse_loss(port(x_t, t, cond, mask), target)
+            return F.mse_loss(port(x_t, t, cond, mask), eps)
         x0 = batch["image"]
         b = x0.shape[0]
         u = torch.rand(b, generator=gen)
