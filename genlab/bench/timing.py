@@ -22,20 +22,24 @@ import numpy as np
 
 @dataclasses.dataclass(frozen=True)
 class Timing:
-    """Seconds per call: median and minimum over the timed repeats, and every repeat."""
+    """Wall seconds per call: median and minimum over the timed repeats, and every repeat; and the median CPU
+    seconds of this process per call (all threads: on a loaded machine it shows the work, not the waiting, though
+    threads that spin while waiting for each other count too)."""
 
     median: float
     min: float
     samples: tuple[float, ...]
+    cpu_median: float = float("nan")
 
     def as_dict(self) -> dict:
-        return {"median_s": self.median, "min_s": self.min, "repeats": len(self.samples)}
+        return {"median_s": self.median, "min_s": self.min, "cpu_median_s": self.cpu_median,
+                "repeats": len(self.samples)}
 
 
-def _timed(fn: Callable[[int], object], i: int) -> float:
-    t0 = time.perf_counter()
+def _timed(fn: Callable[[int], object], i: int) -> tuple[float, float]:
+    t0, c0 = time.perf_counter(), time.process_time()
     jax.block_until_ready(fn(i))
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, time.process_time() - c0
 
 
 def interleaved(fns: dict[str, Callable[[int], object]], *, warmup: int, repeats: int) -> dict[str, Timing]:
@@ -46,9 +50,9 @@ def interleaved(fns: dict[str, Callable[[int], object]], *, warmup: int, repeats
         raise ValueError(f"repeats must be >= 1, got {repeats}")
     names = list(fns)
     calls = dict.fromkeys(names, 0)
-    samples: dict[str, list[float]] = {n: [] for n in names}
+    samples: dict[str, list[tuple[float, float]]] = {n: [] for n in names}
 
-    def call(name: str) -> float:
+    def call(name: str) -> tuple[float, float]:
         seconds = _timed(fns[name], calls[name])
         calls[name] += 1
         return seconds
@@ -59,7 +63,11 @@ def interleaved(fns: dict[str, Callable[[int], object]], *, warmup: int, repeats
     for r in range(repeats):
         for name in names if r % 2 == 0 else names[::-1]:
             samples[name].append(call(name))
-    return {n: Timing(statistics.median(s), min(s), tuple(s)) for n, s in samples.items()}
+    out = {}
+    for n, pairs in samples.items():
+        wall = [w for w, _ in pairs]
+        out[n] = Timing(statistics.median(wall), min(wall), tuple(wall), statistics.median(c for _, c in pairs))
+    return out
 
 
 def time_one(fn: Callable[[int], object], *, warmup: int, repeats: int) -> Timing:
