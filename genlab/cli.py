@@ -107,7 +107,13 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         parts = check_parts(args.only or _all_parts())
     except ValueError as err:
         raise SystemExit(f"genlab: {err}") from None
-    result = run_bench(getattr(BenchConfig, preset)(), parts=parts, use_peers=not args.no_peers)
+    import contextlib
+
+    import jax
+
+    trace = jax.profiler.trace(args.profile) if args.profile else contextlib.nullcontext()
+    with trace:  # a jax.profiler trace of the whole run (view it with xprof / TensorBoard's profile plugin)
+        result = run_bench(getattr(BenchConfig, preset)(), parts=parts, use_peers=not args.no_peers)
     result["preset"] = preset
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -163,13 +169,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="folder to write to (default: the shipped folder in data/)")
     p.set_defaults(func=_cmd_ship)
 
-    p = sub.add_parser("bench", help="time genlab against the PyTorch peers (torch, diffusers, torchcfm) on this machine")
+    p = sub.add_parser("bench", help="time genlab against its PyTorch peers (torch, diffusers, torchcfm) here")
     p.add_argument("--preset", choices=["tiny", "cpu", "gpu"], default=None,
                    help="default: cpu or gpu, picked from the JAX backend")
     p.add_argument("--only", nargs="*", default=None,
                    help="parts to run: train_step sampling flow2d limit growth (default: all)")
     p.add_argument("--no-peers", action="store_true", help="time genlab's side only")
     p.add_argument("--out", default="runs/bench", help="folder for bench.json, bench.md and growth.png")
+    p.add_argument("--profile", default=None, metavar="DIR", help="also write a jax.profiler trace of the run to DIR")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_cmd_bench)
 

@@ -74,18 +74,22 @@ def run_bench(config: BenchConfig, *, parts: Sequence[str] = PARTS, use_peers: b
                         "train_step_flops": {k: v["flops_per_step"] for k, v in limit.items()}}
     if "sampling" in parts:
         s = result["sampling"] = bench_sampling(config.sampling, reasons["sampling"])
-        metrics |= {"sampling_speedup_vs_diffusers": s.get("speedup"), "sampling_genlab_median_s": s["genlab"]["median_s"],
+        metrics |= {"sampling_speedup_vs_diffusers": s.get("speedup"),
+                    "sampling_genlab_median_s": s["genlab"]["median_s"],
                     "sampling_diffusers_median_s": s["diffusers"]["median_s"] if "diffusers" in s else None,
                     "sampling_max_abs_diff": s.get("max_abs_diff")}
     if "flow2d" in parts:
         f = result["flow2d"] = bench_flow(config, reasons["flow2d"])
         tr, sa = f["train"], f["sampling"]
-        metrics |= {"flow2d_speedup_vs_torchcfm": tr.get("speedup"), "flow2d_genlab_steps_per_s": tr["genlab_steps_per_s"],
+        metrics |= {"flow2d_speedup_vs_torchcfm": tr.get("speedup"),
+                    "flow2d_genlab_steps_per_s": tr["genlab_steps_per_s"],
                     "flow2d_torchcfm_steps_per_s": tr.get("torchcfm_steps_per_s"),
                     "flow2d_dopri5_speedup_vs_torchdiffeq": sa.get("speedup"),
                     "flow2d_dopri5_genlab_median_s": sa["genlab"]["median_s"],
-                    "flow2d_dopri5_torchdiffeq_median_s": sa["torchdiffeq"]["median_s"] if "torchdiffeq" in sa else None,
-                    "flow2d_dopri5_genlab_nfe": sa["genlab_nfe"], "flow2d_dopri5_torchdiffeq_nfe": sa.get("torchdiffeq_nfe"),
+                    "flow2d_dopri5_torchdiffeq_median_s": (sa["torchdiffeq"]["median_s"] if "torchdiffeq" in sa
+                                                           else None),
+                    "flow2d_dopri5_genlab_nfe": sa["genlab_nfe"],
+                    "flow2d_dopri5_torchdiffeq_nfe": sa.get("torchdiffeq_nfe"),
                     "flow2d_dopri5_max_abs_diff": sa.get("max_abs_diff")}
     if "growth" in parts:
         result["growth"] = bench_growth(config)
@@ -122,7 +126,8 @@ def markdown(result: dict) -> str:
                      _fmt(s.get("diffusers", {}).get("median_s"), " s"), _fmt(s.get("speedup"), "x"), ">= 5x"))
     if "flow2d" in result:
         f = result["flow2d"]
-        rows.append((f"2D flow matching, train steps/s (batch {f['batch_size']})", _fmt(f["train"]["genlab_steps_per_s"]),
+        rows.append((f"2D flow matching, train steps/s (batch {f['batch_size']})",
+                     _fmt(f["train"]["genlab_steps_per_s"]),
                      "torchcfm", _fmt(f["train"].get("torchcfm_steps_per_s")), _fmt(f["train"].get("speedup"), "x"),
                      ">= 3x"))
         sa = f["sampling"]
@@ -136,11 +141,13 @@ def markdown(result: dict) -> str:
     lines = ["| " + " | ".join(r) + " |" for r in rows]
     lines.insert(1, "|" + "---|" * len(rows[0]))
     m = result.get("machine", {})
-    notes = [f"\nMachine: {m.get('cpu_count')} cores, load average before {result.get('machine_before', {}).get('load_average')}"
-             f", after {m.get('load_average')}; jax {m.get('jax')}, torch {m.get('torch')}."]
+    before = result.get("machine_before", {}).get("load_average")
+    notes = [f"\nMachine: {m.get('cpu_count')} cores, load average (1, 5, 15 min) before {before}, after "
+             f"{m.get('load_average')}; jax {m.get('jax')}, torch {m.get('torch')}."]
     if "sampling" in result and "max_abs_diff" in result["sampling"]:
         notes.append(f"Sampling cross-check: max |genlab - diffusers| of the final latents = "
-                     f"{result['sampling']['max_abs_diff']:.2e} (latents up to {result['sampling']['latent_abs_max']:.2f}).")
+                     f"{result['sampling']['max_abs_diff']:.2e} (latents up to "
+                     f"{result['sampling']['latent_abs_max']:.2f}).")
     for part, info in result.get("skipped", {}).items():
         notes.append(f"{part}: peer skipped ({info['reason']}).")
     return "\n".join(lines + notes) + "\n"

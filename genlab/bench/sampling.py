@@ -86,8 +86,8 @@ def bench_sampling(config: SamplingBench, peers_reason: str | None, pipe: TextTo
         t_x, t_cond, t_mask = (torch.from_numpy(np.array(a)) for a in (x_T, states, mask))
         fns["diffusers"] = lambda i: diffusers_loop(port, scheduler, t_x, t_cond, t_mask, config.guidance)
     times = interleaved(fns, warmup=config.timing.warmup, repeats=config.timing.repeats)
-    out = {"prompts": config.prompts, "steps": config.steps, "guidance": config.guidance, "sampler": "ddim, eta 0, trailing",
-           "unet_calls_per_step": 1, "unet_batch": 2 * config.prompts, "genlab": times["genlab"].as_dict()}
+    out = {"prompts": config.prompts, "steps": config.steps, "guidance": config.guidance,
+           "sampler": "ddim, eta 0, trailing", "unet_calls_per_step": 1, "unet_batch": 2 * config.prompts, "genlab": times["genlab"].as_dict()}
     if "diffusers" in times:
         ours = np.asarray(genlab_run(0))
         theirs = fns["diffusers"](0).numpy()

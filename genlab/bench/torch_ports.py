@@ -98,7 +98,8 @@ class Attention(nn.Module):
         super().__init__()
         self.num_heads = num_heads
         kv = context_dim or dim
-        self.q, self.k, self.v = nn.Linear(dim, dim, bias=False), nn.Linear(kv, dim, bias=False), nn.Linear(kv, dim, bias=False)
+        self.q = nn.Linear(dim, dim, bias=False)
+        self.k, self.v = nn.Linear(kv, dim, bias=False), nn.Linear(kv, dim, bias=False)
         self.out = nn.Linear(dim, dim)
 
     def forward(self, x, context=None, mask=None):
@@ -206,7 +207,8 @@ class TorchUNet(nn.Module):
 
 
 class TorchMLPField(nn.Module):
-    """``genlab.models.mlp_field.MLPField`` (unconditional) in PyTorch: ``(x [B, dim], t [B] in [0, 1]) -> [B, dim]``."""
+    """``genlab.models.mlp_field.MLPField`` (unconditional) in PyTorch: ``(x [B, dim], t [B] in [0, 1])``
+    -> ``[B, dim]``."""
 
     def __init__(self, config):
         super().__init__()
