@@ -64,7 +64,7 @@ class BenchConfig:
         return cls(latent=LatentDiffusionConfig.tiny(), pixel=UNetSkipConfig.tiny(), flow_model=Flow2DConfig.tiny(),
                    train_timing=Repeats(1, 2), sampling=SamplingBench(prompts=2, steps=3, timing=Repeats(1, 1)),
                    flow=FlowBench(chunk_steps=5, train_timing=Repeats(1, 1), samples=32, sample_timing=Repeats(1, 1)),
-                   growth=GrowthBench(sizes=(28, 32), batches=(2, 4), timing=Repeats(1, 1)), matmul_n=128)
+                   growth=GrowthBench(sizes=(28, 32), batches=(2,), timing=Repeats(1, 1)), matmul_n=128)
 
     @classmethod
     def cpu(cls) -> BenchConfig:
