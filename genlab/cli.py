@@ -1,4 +1,4 @@
-"""The ``genlab`` command: data, eval, demo, assign, grade."""
+"""The ``genlab`` command: data, eval, demo, ship, bench, assign, grade."""
 
 from __future__ import annotations
 
@@ -118,6 +118,49 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from genlab.bench.config import BenchConfig
+    from genlab.bench.run import check_parts, markdown, run_bench
+    from genlab.figures.bench import growth_figure
+    from genlab.presets import resolve_preset
+
+    preset = resolve_preset(args.preset)
+    try:
+        parts = check_parts(args.only or _all_parts())
+    except ValueError as err:
+        raise SystemExit(f"genlab: {err}") from None
+    import contextlib
+
+    import jax
+
+    trace = jax.profiler.trace(args.profile) if args.profile else contextlib.nullcontext()
+    with trace:  # a jax.profiler trace of the whole run (view it with xprof / TensorBoard's profile plugin)
+        result = run_bench(getattr(BenchConfig, preset)(), parts=parts, use_peers=not args.no_peers)
+    result["preset"] = preset
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    table = markdown(result)
+    files = [out / "bench.json", out / "bench.md"]
+    files[0].write_text(json.dumps(result, indent=1))
+    files[1].write_text(table)
+    if "growth" in result:
+        files.append(out / "growth.png")
+        growth_figure(result["growth"]).savefig(files[-1], dpi=120)
+    result["files"] = [str(f) for f in files]
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(table)
+        print("wrote " + ", ".join(result["files"]))
+    return 0
+
+
+def _all_parts() -> list[str]:
+    from genlab.bench.config import PARTS
+
+    return list(PARTS)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="genlab", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -151,6 +194,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--variant", default=None)
     p.add_argument("--out", default=None, help="folder to write to (default: the shipped folder in data/)")
     p.set_defaults(func=_cmd_ship)
+
+    p = sub.add_parser("bench", help="time genlab against its PyTorch peers (torch, diffusers, torchcfm) here")
+    p.add_argument("--preset", choices=["tiny", "cpu", "gpu"], default=None,
+                   help="default: cpu or gpu, picked from the JAX backend")
+    p.add_argument("--only", nargs="*", default=None,
+                   help="parts to run: train_step sampling flow2d limit growth (default: all)")
+    p.add_argument("--no-peers", action="store_true", help="time genlab's side only")
+    p.add_argument("--out", default="runs/bench", help="folder for bench.json, bench.md and growth.png")
+    p.add_argument("--profile", default=None, metavar="DIR", help="also write a jax.profiler trace of the run to DIR")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_cmd_bench)
 
     try:
         from genlab.grading import commands as grading_commands

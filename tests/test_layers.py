@@ -1,4 +1,4 @@
-"""Imports flow one way: labs/cli → experiments → demos/figures/diagnostics/metrics → pipelines →
+"""Imports flow one way: labs/cli → experiments/bench → demos/figures/diagnostics/metrics → pipelines →
 samplers → train → objectives/schedules/paths → models → text/data.
 
 Every ``import``/``from`` of a genlab module inside genlab (at any depth: function-level imports count)
@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1] / "genlab"
 # Higher number = higher layer. A module may import its own layer and the ones below.
 LAYERS: dict[str, int] = {
     "cli": 9, "grading": 9, "presets": 9, "notebook": 9,
-    "experiments": 8,
+    "experiments": 8, "bench": 8,
     "demos": 7, "figures": 7, "diagnostics": 7, "metrics": 7,
     "pipelines": 6,
     "samplers": 5,
@@ -26,7 +26,7 @@ LAYERS: dict[str, int] = {
     "models": 2,
     "text": 1, "data": 1, "shipped": 1, "_shipped": 1,
 }
-ORDER = ("labs/cli → experiments → demos/figures/diagnostics/metrics → pipelines → samplers → train → "
+ORDER = ("labs/cli → experiments/bench → demos/figures/diagnostics/metrics → pipelines → samplers → train → "
          "objectives/schedules/paths → models → text/data")
 
 
