@@ -83,6 +83,7 @@ def test_budgets_count_every_network_evaluation():
 def _fake_run(hq: list[float], modes: list[int], nfe_grid=(1, 2)) -> dict:
     """A run with every arm at ``nfe_grid``, quality ``hq[i]`` / ``modes[i]`` at the i-th budget."""
     def q(i):
+        i %= len(hq)
         return {"modes_covered": modes[i], "num_modes": 8, "high_quality": hq[i], "energy_distance": 0.1 / (i + 1)}
 
     table = {a.name: [{"nfe_budget": n, "steps": n, "nfe": n, "model": q(i), "perfect_model": q(-1),
