@@ -6,7 +6,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 
-def growth_figure(growth: dict) -> Figure:
+def growth_figure(growth: dict, *, dpi: float | None = None) -> Figure:
     """Left: median step time against batch size, one line per image size (log-log; the dotted line is
     proportional growth from the smallest batch of the smallest image). Right: time per image pixel, which falls
     while the machine still has idle capacity at small batches and flattens where cost grows with work.
@@ -18,7 +18,7 @@ def growth_figure(growth: dict) -> Figure:
     if seconds.shape != (len(sizes), len(batches)):
         raise ValueError(f"growth['seconds'] has shape {seconds.shape}, expected [sizes, batches] = "
                          f"{(len(sizes), len(batches))}")
-    fig = Figure(figsize=(9.5, 3.8), layout="constrained")
+    fig = Figure(figsize=(9.5, 3.8), layout="constrained", dpi=dpi)
     ax_time, ax_unit = fig.subplots(1, 2)
     for size, row in zip(sizes, seconds):
         ax_time.plot(batches, 1e3 * row, marker="o", label=f"{size}x{size}")

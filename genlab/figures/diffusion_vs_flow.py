@@ -34,11 +34,11 @@ def _series(points: Sequence[dict | None], which: str, metric: str) -> tuple[np.
 
 def quality_vs_nfe(summary: Mapping, labels: Mapping[str, str] | None = None, *, title: str = "",
                    metrics: Sequence[str] = ("modes_covered", "high_quality", "energy_distance"),
-                   perfect: bool = True) -> Figure:
+                   perfect: bool = True, dpi: float | None = None) -> Figure:
     """One panel per metric against NFE (log scale): every arm's model (solid, markers) and, with ``perfect``, its
     perfect model (dashed). Dopri5 arms are points at the NFE each tolerance took; DDPM's full run is a star."""
     metrics = [m for m in metrics if any(p and m in p["model"] for pts in summary["table"].values() for p in pts)]
-    fig = Figure(figsize=(4.2 * len(metrics) + 1.8, 3.6), layout="constrained")
+    fig = Figure(figsize=(4.2 * len(metrics) + 1.8, 3.6), layout="constrained", dpi=dpi)
     axes = fig.subplots(1, len(metrics), squeeze=False)[0]
     arms = {**summary["table"], **summary.get("adaptive", {})}
     for ax, metric in zip(axes, metrics):
@@ -78,13 +78,13 @@ def quality_vs_nfe(summary: Mapping, labels: Mapping[str, str] | None = None, *,
 
 
 def trajectories(paths: Mapping[str, np.ndarray], centers: np.ndarray | None = None, *, title: str = "",
-                 cols: int = 4, lim: float | None = None) -> Figure:
+                 cols: int = 4, lim: float | None = None, dpi: float | None = None) -> Figure:
     """One panel per arm: ``paths[label]: [N + 1, B, 2]`` (the states from the noise to the sample) as lines from
     the same noise (dots) to where they end (crosses); mode centres in red."""
     n = len(paths)
     cols = min(cols, n)
     rows = -(-n // cols)
-    fig = Figure(figsize=(2.7 * cols, 2.8 * rows), layout="constrained")
+    fig = Figure(figsize=(2.7 * cols, 2.8 * rows), layout="constrained", dpi=dpi)
     axes = fig.subplots(rows, cols, squeeze=False).ravel()
     if lim is None:
         everything = np.concatenate([np.asarray(p).reshape(-1, 2) for p in paths.values()])
@@ -109,13 +109,13 @@ def trajectories(paths: Mapping[str, np.ndarray], centers: np.ndarray | None = N
     return fig
 
 
-def oracle_error_per_t(summary: Mapping, *, title: str = "") -> Figure:
+def oracle_error_per_t(summary: Mapping, *, title: str = "", dpi: float | None = None) -> Figure:
     """Left: each model's error in its own parameterisation (ε for diffusion, velocity for the flows); right: the
     implied denoiser's error E‖x̂1 − E[x1 | x_t]‖², the same target for all, against the OT time t (diffusion at
     the same signal-to-noise ratio)."""
     err = summary["oracle_error"]
     t = np.asarray(err["t"])
-    fig = Figure(figsize=(9, 3.3), layout="constrained")
+    fig = Figure(figsize=(9, 3.3), layout="constrained", dpi=dpi)
     ax_n, ax_d = fig.subplots(1, 2)
     styles = {"diffusion": ("tab:red", "diffusion: E‖ε̂ − ε*‖²"), "flow": ("tab:blue", "flow: E‖v̂ − u*‖²"),
               "rectified": ("tab:green", "2-rectified: E‖v̂ − u*‖² (u*: not its target)")}
@@ -134,12 +134,13 @@ def oracle_error_per_t(summary: Mapping, *, title: str = "") -> Figure:
     return fig
 
 
-def image_grid_per_nfe(images: Mapping[str, Mapping[int, np.ndarray]], *, title: str = "", cols: int = 4) -> Figure:
+def image_grid_per_nfe(images: Mapping[str, Mapping[int, np.ndarray]], *, title: str = "", cols: int = 4,
+                       dpi: float | None = None) -> Figure:
     """Rows: arms; columns: NFE; each cell the tile of ``images[arm][nfe]: [P, H, W, C]`` in [-1, 1] (the same
     prompts and start noise in every cell). An arm without images at some NFE leaves its cell blank."""
     nfes = sorted({n for per in images.values() for n in per})
     rows = len(images)
-    fig = Figure(figsize=(1.7 * len(nfes) + 1.2, 1.8 * rows + 0.5), layout="constrained")
+    fig = Figure(figsize=(1.7 * len(nfes) + 1.2, 1.8 * rows + 0.5), layout="constrained", dpi=dpi)
     axes = fig.subplots(rows, len(nfes), squeeze=False)
     for r, (arm, per) in enumerate(images.items()):
         for c, n in enumerate(nfes):
@@ -159,7 +160,8 @@ def image_grid_per_nfe(images: Mapping[str, Mapping[int, np.ndarray]], *, title:
 
 
 def transport_animation(paths: Mapping[str, np.ndarray], path, centers: np.ndarray | None = None, *,
-                        frames: int = 24, fps: int = 6, title: str = "", lim: float | None = None):
+                        frames: int = 24, fps: int = 6, title: str = "", lim: float | None = None,
+                        dpi: float | None = None):
     """Write a GIF: side by side, each arm's sample cloud ``paths[label]: [N + 1, B, 2]`` moving from the noise to
     the data, frame f showing the state at fraction f / (frames − 1) of the arm's own states (so an arm with 1
     step jumps once, one with 32 steps moves gradually). Returns the path."""
@@ -168,7 +170,7 @@ def transport_animation(paths: Mapping[str, np.ndarray], path, centers: np.ndarr
     from matplotlib.animation import FuncAnimation, PillowWriter
 
     labels = list(paths)
-    fig = Figure(figsize=(2.8 * len(labels), 3.1), layout="constrained")
+    fig = Figure(figsize=(2.8 * len(labels), 3.1), layout="constrained", dpi=dpi)
     axes = fig.subplots(1, len(labels), squeeze=False)[0]
     if lim is None:
         lim = float(np.nanpercentile(np.abs(np.concatenate([np.asarray(p)[-1] for p in paths.values()])), 99.5)) + 0.5

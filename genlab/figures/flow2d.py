@@ -27,7 +27,7 @@ def _centers(ax, centers) -> None:
 
 
 def trajectories(panels: dict[str, np.ndarray], *, centers=None, lines: int = 64, lim: float | None = None,
-                 title: str = "") -> Figure:
+                 title: str = "", dpi: float | None = None) -> Figure:
     """One panel per entry ``title -> xs: [N + 1, B, 2]``: the paths of the first ``lines`` points from noise
     (grey dots) to their end (blue dots); mode centres as red crosses. Panels share the axes' limits."""
     if not panels:
@@ -40,7 +40,7 @@ def trajectories(panels: dict[str, np.ndarray], *, centers=None, lines: int = 64
         arrays[name] = xs[:, :lines]
     if lim is None:
         lim = 1.1 * max(float(np.abs(xs).max()) for xs in arrays.values())
-    fig = Figure(figsize=(2.8 * len(arrays), 3.0), layout="constrained")
+    fig = Figure(figsize=(2.8 * len(arrays), 3.0), layout="constrained", dpi=dpi)
     axes = fig.subplots(1, len(arrays), squeeze=False)[0]
     for ax, (name, xs) in zip(axes, arrays.items()):
         ax.plot(xs[:, :, 0], xs[:, :, 1], color="tab:blue", alpha=0.35, lw=0.8)
@@ -53,7 +53,8 @@ def trajectories(panels: dict[str, np.ndarray], *, centers=None, lines: int = 64
     return fig
 
 
-def samples_grid(samples: dict[str, np.ndarray], *, centers=None, lim: float | None = None, title: str = "") -> Figure:
+def samples_grid(samples: dict[str, np.ndarray], *, centers=None, lim: float | None = None, title: str = "",
+                 dpi: float | None = None) -> Figure:
     """One scatter panel per entry ``title -> x: [n, 2]`` (e.g. one per number of Euler steps)."""
     arrays = {name: np.asarray(x) for name, x in samples.items()}
     if not arrays:
@@ -61,7 +62,7 @@ def samples_grid(samples: dict[str, np.ndarray], *, centers=None, lim: float | N
     if lim is None:
         finite = [np.abs(x[np.isfinite(x).all(1)]).max() for x in arrays.values() if np.isfinite(x).any()]
         lim = 1.2 * max(finite, default=1.0)
-    fig = Figure(figsize=(2.5 * len(arrays), 2.7), layout="constrained")
+    fig = Figure(figsize=(2.5 * len(arrays), 2.7), layout="constrained", dpi=dpi)
     axes = fig.subplots(1, len(arrays), squeeze=False)[0]
     for ax, (name, x) in zip(axes, arrays.items()):
         ax.scatter(x[:, 0], x[:, 1], s=2, alpha=0.4, color="tab:blue", rasterized=True)
@@ -72,9 +73,9 @@ def samples_grid(samples: dict[str, np.ndarray], *, centers=None, lim: float | N
     return fig
 
 
-def oracle_error(ts, errors: dict[str, np.ndarray], *, title: str = "") -> Figure:
+def oracle_error(ts, errors: dict[str, np.ndarray], *, title: str = "", dpi: float | None = None) -> Figure:
     """E‖v_θ(x_t, t) − u*(x_t, t)‖² against t, one line per labelled field (e.g. per training step)."""
-    fig = Figure(figsize=(4.5, 3.0), layout="constrained")
+    fig = Figure(figsize=(4.5, 3.0), layout="constrained", dpi=dpi)
     ax = fig.subplots()
     for name, err in errors.items():
         ax.plot(np.asarray(ts), np.asarray(err), marker="o", label=name)
