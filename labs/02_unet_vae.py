@@ -487,11 +487,13 @@ def q3_psnr(x, y):
 
 
 start = time.perf_counter()
+# q3_skip_model, q3_skip_history = train_denoiser(...) and the same without skips: your code here
 # BEGIN SOLUTION
 q3_skip_model, q3_skip_history = train_denoiser(q3_config, train.images, skip=True, seed=SEED, progress=True)
 q3_noskip_model, q3_noskip_history = train_denoiser(q3_config, train.images, skip=False, seed=SEED, progress=True)
 # END SOLUTION
 print(f"trained both in {time.perf_counter() - start:.0f} s")
+# q3_table = {sigma: {"noisy": ..., "skip": ..., "no_skip": ...} for every sigma}: your code here
 # BEGIN SOLUTION
 q3_table = {}
 for sigma in SIGMAS:
