@@ -487,11 +487,13 @@ def q3_psnr(x, y):
 
 
 start = time.perf_counter()
+# q3_skip_model, q3_skip_history = train_denoiser(...) and the same without skips: your code here
 # BEGIN SOLUTION
 q3_skip_model, q3_skip_history = train_denoiser(q3_config, train.images, skip=True, seed=SEED, progress=True)
 q3_noskip_model, q3_noskip_history = train_denoiser(q3_config, train.images, skip=False, seed=SEED, progress=True)
 # END SOLUTION
 print(f"trained both in {time.perf_counter() - start:.0f} s")
+# q3_table = {sigma: {"noisy": ..., "skip": ..., "no_skip": ...} for every sigma}: your code here
 # BEGIN SOLUTION
 q3_table = {}
 for sigma in SIGMAS:
@@ -542,6 +544,8 @@ def test_q3_table_shape(q3_table, SIGMAS):
 
 # %%
 def test_q3_skips_win_at_low_noise(q3_table, SIGMAS, PRESET):
+    assert isinstance(q3_table, dict) and all(s in q3_table for s in SIGMAS), \
+        "q3_table is not set yet: fill it in the cell under Q3, one row per sigma in SIGMAS"
     gap = {s: float(q3_table[s]["skip"]) - float(q3_table[s]["no_skip"]) for s in SIGMAS}
     need = {"tiny": 0.5, "cpu": 2.0, "gpu": 2.0}[PRESET]
     low, high = SIGMAS[0], SIGMAS[-1]
@@ -561,7 +565,7 @@ def test_q3_psnr_matches_genlab(q3_psnr):
     x = rng.uniform(-1, 1, (5, 6, 6, 2)).astype(np.float32)
     y = np.clip(x + 0.3 * rng.normal(size=x.shape), -1, 1).astype(np.float32)
     assert np.allclose(np.asarray(q3_psnr(x, y), dtype=float), psnr(x, y), rtol=1e-4), \
-        "q3_psnr must average the squared error over H, W and C of each image (not over the batch)"
+        "q3_psnr is 10 log10(R^2 / MSE) with R = 2 and the MSE of each image over H, W and C (not over the batch)"
 
 # %%
 # HIDDEN
@@ -571,6 +575,8 @@ def test_q3_table_is_measured(q3_table, q3_psnr, q3_noisy, q3_clean, q3_skip_mod
 
     from genlab.samplers.denoise import denoise_images
 
+    assert q3_skip_history is not None and q3_noskip_history is not None and isinstance(q3_table, dict), \
+        "train both denoisers and fill q3_table in the cell under Q3"
     assert q3_skip_history.steps[-1] == q3_noskip_history.steps[-1] == q3_config.train.steps, \
         "train both denoisers for q3_config.train.steps steps"
     assert q3_skip_model.config.skip and not q3_noskip_model.config.skip, "q3_noskip_model must have skip=False"
