@@ -509,7 +509,7 @@ sec2_steps = (1, 2, 4, RUN["sample_steps"])
 sec2_samples = {n: np.asarray(q3_euler(exact_field, Z, n)[-1]) for n in sec2_steps}
 for n, x in sec2_samples.items():
     s = mode_stats(x, RING8.centers, RING8.sigma)
-    print(f"exact field, {n:>3} Euler steps: {s.modes_covered}/8 modes, {s.high_quality_fraction:.1%} high quality")
+    print(f"exact field, {n:>3} Euler step(s): {s.modes_covered}/8 modes, {s.high_quality_fraction:.1%} high quality")
 samples_grid({f"exact field, {n} Euler step{'s' * (n > 1)}": x for n, x in sec2_samples.items()},
              centers=RING8.centers, lim=1.6)
 
@@ -635,7 +635,7 @@ def test_q5_model_covers_the_ring(q5_model, q5_samples):
         "q5_samples are finite points [n, 2]: the last state of your Euler trajectory"
     x = np.asarray(sample_flow(q5_model, jax.random.normal(jax.random.key(77), (2500, 2)), steps=100).x)
     s = mode_stats(x, RING8.centers, RING8.sigma)
-    need = {"tiny": (1, 0.0), "cpu": (8, 0.8), "gpu": (8, 0.9)}[preset]  # measured at cpu (seed 42): 8, 0.95
+    need = {"tiny": (1, 0.0), "cpu": (8, 0.8), "gpu": (8, 0.9)}[preset]  # measured at cpu (seed 42): 8, 0.953
     assert s.modes_covered >= need[0] and s.high_quality_fraction >= need[1], (
         f"your flow with 100 Euler steps (genlab's sampler) covers {s.modes_covered}/8 modes with "
         f"{s.high_quality_fraction:.0%} high quality; expected >= {need[0]} and >= {need[1]:.0%}")
@@ -859,13 +859,13 @@ print(f"straightness: 1-rectified {q8_straightness_before:.3f}, 2-rectified {q8_
       f"({q8_straightness_before / q8_straightness_after:.0f}x straighter)")
 q8_samples = {}
 for name, m in (("1-rectified", q5_model), ("2-rectified", q8_model)):
-    for n in (1, 2, 4):
+    for n in (1, 2, 4, RUN["sample_steps"]):
         x = np.asarray(q3_euler(as_field(m), Z, n)[-1])
         s = mode_stats(x, RING8.centers, RING8.sigma)
         q8_samples[f"{name}, {n} step{'s' * (n > 1)}"] = x
         print(f"{name}, {n} Euler step{'s' * (n > 1)}: {s.modes_covered}/8 modes, {s.high_quality_fraction:.1%} "
               "high quality")
-samples_grid(q8_samples, centers=RING8.centers, lim=1.6)
+samples_grid(q8_samples, centers=RING8.centers, lim=1.6, cols=4)
 
 # %% [markdown]
 # Learned against exact, before and after reflow, from the same 64 noise points: the 1-rectified flow
@@ -913,7 +913,8 @@ def test_q8_reflow_straightens_and_one_step_works(q5_model, q8_model, q8_pairs):
     assert len(q8_pairs[0]) == n, f"simulate RUN['pairs'] = {n} pairs"
     z = jax.random.normal(jax.random.key(78), (2500, 2))
     before, after = float(model_straightness(q5_model, z, steps=100)), float(model_straightness(q8_model, z, steps=100))
-    need_ratio, need_modes = {"tiny": (1.0, 0), "cpu": (4.0, 8), "gpu": (5.0, 8)}[preset]  # measured at cpu: 
+    # measured at cpu (seed 42): S 0.802 -> 0.0041 (197x), one Euler step 8/8 modes (45 % high quality)
+    need_ratio, need_modes = {"tiny": (1.0, 0), "cpu": (5.0, 8), "gpu": (5.0, 8)}[preset]
     assert before / after >= need_ratio, (
         f"reflow should straighten the paths: S fell from {before:.3f} to {after:.4f} ({before / after:.1f}x), "
         f"expected at least {need_ratio}x")

@@ -136,4 +136,6 @@ def test_flow_figures_draw_one_panel_per_entry_and_reject_bad_shapes():
     with pytest.raises(ValueError, match=r"\[N \+ 1, B, 2\]"):
         trajectories({"flat": xs[0]})
     assert len(samples_grid({"1": xs[0], "2": xs[-1], "3": np.full((3, 2), np.nan)}).axes) == 3
+    assert [ax.get_title() for ax in samples_grid({str(i): xs[i] for i in range(5)}, cols=2).axes] == \
+        ["0", "1", "2", "3", "4", ""]  # 3 rows of 2, the last panel left empty
     assert len(oracle_error([0.1, 0.5], {"step 0": [1.0, 2.0]}).axes) == 1

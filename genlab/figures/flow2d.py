@@ -53,17 +53,22 @@ def trajectories(panels: dict[str, np.ndarray], *, centers=None, lines: int = 64
     return fig
 
 
-def samples_grid(samples: dict[str, np.ndarray], *, centers=None, lim: float | None = None, title: str = "",
-                 dpi: float | None = None) -> Figure:
-    """One scatter panel per entry ``title -> x: [n, 2]`` (e.g. one per number of Euler steps)."""
+def samples_grid(samples: dict[str, np.ndarray], *, centers=None, lim: float | None = None, cols: int | None = None,
+                 title: str = "", dpi: float | None = None) -> Figure:
+    """One scatter panel per entry ``title -> x: [n, 2]`` (e.g. one per number of Euler steps), ``cols`` per row
+    (default: all in one row)."""
     arrays = {name: np.asarray(x) for name, x in samples.items()}
     if not arrays:
         raise ValueError("samples_grid needs at least one panel: {title: x [n, 2]}")
     if lim is None:
         finite = [np.abs(x[np.isfinite(x).all(1)]).max() for x in arrays.values() if np.isfinite(x).any()]
         lim = 1.2 * max(finite, default=1.0)
-    fig = Figure(figsize=(2.5 * len(arrays), 2.7), layout="constrained", dpi=dpi)
-    axes = fig.subplots(1, len(arrays), squeeze=False)[0]
+    cols = min(cols or len(arrays), len(arrays))
+    rows = -(-len(arrays) // cols)
+    fig = Figure(figsize=(2.5 * cols, 2.7 * rows), layout="constrained", dpi=dpi)
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    for ax in axes[len(arrays):]:
+        ax.set_axis_off()
     for ax, (name, x) in zip(axes, arrays.items()):
         ax.scatter(x[:, 0], x[:, 1], s=2, alpha=0.4, color="tab:blue", rasterized=True)
         _centers(ax, centers)
