@@ -42,8 +42,8 @@
 # numbers. §3 Q6 where each network errs, per time.
 #
 # **Time.** The setup cell picks a preset from your hardware (`cpu` without a GPU; set `GENLAB_PRESET` to
-# override). At `cpu` the training in Q3 takes about 2 minutes on a 2-core laptop and the measurements a few
-# more: the whole lab about 8 minutes (at most 15).
+# override). At `cpu` the training in Q3 takes about 2½ minutes on a 2-core laptop and the measurements about
+# as long: the whole lab computes for about 6–7 minutes (at most 15).
 
 # %%
 try:  # genlab's figure functions return bare Figures: this makes Jupyter and Colab show them as images
@@ -75,7 +75,7 @@ PRESET = resolve_preset(os.environ.get("GENLAB_PRESET"))  # tiny | cpu | gpu (fr
 # "minutes": the training of Q3 on a 2-core CPU (tiny, cpu) or one GPU (gpu).
 RUNS = {
     "tiny": dict(config=DiffusionVsFlowConfig.tiny(), nfe=(1, 2), samples=128, minutes=0.3),
-    "cpu": dict(config=DiffusionVsFlowConfig.cpu(), nfe=(1, 2, 4, 8, 16, 32), samples=1000, minutes=2),
+    "cpu": dict(config=DiffusionVsFlowConfig.cpu(), nfe=(1, 2, 4, 8, 16, 32), samples=1000, minutes=2.5),
     "gpu": dict(config=DiffusionVsFlowConfig.gpu(), nfe=(1, 2, 4, 8, 16, 32, 64, 128), samples=2500, minutes=3),
 }
 RUN = RUNS[PRESET]
