@@ -42,8 +42,8 @@
 # numbers. §3 Q6 where each network errs, per time.
 #
 # **Time.** The setup cell picks a preset from your hardware (`cpu` without a GPU; set `GENLAB_PRESET` to
-# override). At `cpu` the training in Q3 takes about 2 minutes on a 2-core laptop and the measurements a few
-# more: the whole lab about 8 minutes (at most 15).
+# override). At `cpu` the training in Q3 takes about 2½ minutes on a 2-core laptop and the measurements about
+# as long: the whole lab computes for about 6–7 minutes (at most 15).
 
 # %%
 try:  # genlab's figure functions return bare Figures: this makes Jupyter and Colab show them as images
@@ -74,8 +74,8 @@ PRESET = resolve_preset(os.environ.get("GENLAB_PRESET"))  # tiny | cpu | gpu (fr
 # Per preset: the experiment's config (networks, objectives, training), the NFE budgets, the samples per run.
 # "minutes": the training of Q3 on a 2-core CPU (tiny, cpu) or one GPU (gpu).
 RUNS = {
-    "tiny": dict(config=DiffusionVsFlowConfig.tiny(), nfe=(1, 2, 4), samples=128, minutes=0.3),
-    "cpu": dict(config=DiffusionVsFlowConfig.cpu(), nfe=(1, 2, 4, 8, 16, 32), samples=1000, minutes=2),
+    "tiny": dict(config=DiffusionVsFlowConfig.tiny(), nfe=(1, 2), samples=128, minutes=0.3),
+    "cpu": dict(config=DiffusionVsFlowConfig.cpu(), nfe=(1, 2, 4, 8, 16, 32), samples=1000, minutes=2.5),
     "gpu": dict(config=DiffusionVsFlowConfig.gpu(), nfe=(1, 2, 4, 8, 16, 32, 64, 128), samples=2500, minutes=3),
 }
 RUN = RUNS[PRESET]
@@ -380,7 +380,7 @@ quality_vs_nfe(q3_summary(q3_table, q3_perfect), {a: ARM[a].label for a in LAB_A
 def test_q3_table_shape(q3_table, q3_perfect):
     from genlab.presets import resolve_preset
 
-    nfe = {"tiny": (1, 2, 4), "cpu": (1, 2, 4, 8, 16, 32), "gpu": (1, 2, 4, 8, 16, 32, 64, 128)}[resolve_preset(None)]
+    nfe = {"tiny": (1, 2), "cpu": (1, 2, 4, 8, 16, 32), "gpu": (1, 2, 4, 8, 16, 32, 64, 128)}[resolve_preset(None)]
     arms = ("ddpm", "ddim", "dpm_solver", "pf_euler", "flow_euler", "flow_heun", "rf2_euler")
     assert set(q3_table) == set(arms), f"q3_table needs exactly the arms {arms}"
     assert set(q3_perfect) == set(arms) - {"rf2_euler"}, "q3_perfect: every arm but rf2_euler"
@@ -402,7 +402,7 @@ def test_q3_cells_are_your_models(q3_models, q3_table, q3_perfect, LAB_Z, LAB_RE
     preset = resolve_preset(None)
     config = getattr(DiffusionVsFlowConfig, preset)()
     nfe = max(q3_table["flow_euler"])
-    for arm, n in (("flow_euler", nfe), ("ddim", 2), ("pf_euler", 4), ("rf2_euler", 1)):
+    for arm, n in (("flow_euler", nfe), ("ddim", 2), ("pf_euler", nfe), ("rf2_euler", 1)):
         spec = ARM[arm].spec(config, ARM[arm].steps_for(n))
         x, _, _ = sample_model(getattr(q3_models, ARM[arm].model), LAB_Z, LAB_KEY, spec=spec)
         want = quality(np.asarray(x), "ring8", LAB_REAL)
@@ -411,8 +411,8 @@ def test_q3_cells_are_your_models(q3_models, q3_table, q3_perfect, LAB_Z, LAB_RE
         np.testing.assert_allclose(got["high_quality"], want["high_quality"], atol=2e-3,
                                    err_msg=f"{arm} at NFE {n}: your trained network, the arm's spec, LAB_Z")
     xo, _, _ = sample_oracle(LAB_Z, LAB_KEY, mix=scaled_mixture("ring8", 1.0),
-                             spec=ARM["ddim"].spec(config, ARM["ddim"].steps_for(4)))
-    np.testing.assert_allclose(q3_perfect["ddim"][4]["energy_distance"],
+                             spec=ARM["ddim"].spec(config, ARM["ddim"].steps_for(2)))
+    np.testing.assert_allclose(q3_perfect["ddim"][2]["energy_distance"],
                                quality(np.asarray(xo), "ring8", LAB_REAL)["energy_distance"], atol=1e-4,
                                err_msg="the perfect model runs the same sampler on the oracle (sample_oracle)")
 
@@ -619,7 +619,7 @@ q5_explanation = """
 # rectified flow's straight; the last two panels are the exact fields.
 
 # %%
-q5_paths = trajectories(RUN["config"], DATA, q3_models, points=16, nfe=8 if PRESET != "tiny" else 2, seed=SEED)
+q5_paths = trajectories(RUN["config"], DATA, q3_models, points=16, nfe=8 if PRESET != "tiny" else 1, seed=SEED)
 trajectory_figure(q5_paths, toy2d(DATA).centers)
 
 # %% [markdown]

@@ -159,15 +159,6 @@ def sample_oracle(z, key, *, mix: oracle.GaussianMixture, spec: SamplerSpec, tra
     return _sample(_oracle_fn(mix, spec), z, key, spec, trajectory)
 
 
-@functools.partial(nnx.jit, static_argnames=("mix", "spec"))
-def sample_with_oracle(net, z, key, *, mix: oracle.GaussianMixture, spec: SamplerSpec):
-    """``((x, nfe), (x_oracle, nfe_oracle))``: :func:`sample_model` and :func:`sample_oracle` on the same noise, as one
-    compiled program (half the compilations of the two)."""
-    x, nfe, _ = _sample(_fn_of(net), z, key, spec, False)
-    xo, nfe_o, _ = _sample(_oracle_fn(mix, spec), z, key, spec, False)
-    return (x, nfe), (xo, nfe_o)
-
-
 def snr_matched(path: AffinePath, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For OT times ``t`` (a = t, b = 1 − t): the flow times τ on the variance-preserving ``path`` with the same
     signal-to-noise ratio, and the factor ``c = 1 / √(t² + (1 − t)²)`` with x_τ = c x_t (same x0, x1)."""
