@@ -46,6 +46,14 @@ def identity(config):
     return config
 
 
+def over_seeds(reports: list[dict[str, Any]]) -> dict[str, Any]:
+    """One seed's report as it is; for several, the mean of every float key beside ``per_seed`` (the reports)."""
+    if len(reports) == 1:
+        return reports[0]
+    means = {k: sum(r[k] for r in reports) / len(reports) for k, v in reports[0].items() if isinstance(v, float)}
+    return {**means, "per_seed": reports}
+
+
 def _preset_config(config_cls: type, preset: str):
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}: choose one of {', '.join(PRESETS)}")

@@ -32,17 +32,14 @@ import numpy as np
 from flax import nnx
 
 from genlab.data.batches import image_batches
-from genlab.data.images import load_images
-from genlab.experiments import register, register_ship
+from genlab.experiments import over_seeds, register, register_ship
 from genlab.experiments.latent_diffusion import (LatentData, LatentDiffusionConfig, latent_batches, latent_data,
                                                  train_latent_unet, unet_config)
-from genlab.experiments.ldm_eval import class_prompts, prompt_accuracy_of, sample_fd
-from genlab.metrics.frechet import frechet_distance, real_floor
-from genlab.metrics.reference import reference_classifier
+from genlab.experiments.ldm_eval import class_prompts, fd_references, prompt_accuracy_of, sample_fd
 from genlab.models import num_params
 from genlab.models.unet import UNet, UNetConfig
 from genlab.objectives.flow import FlowConfig, make_flow_loss
-from genlab.pipelines.latents import load_vae, reconstruct
+from genlab.pipelines.latents import load_vae
 from genlab.pipelines.text import load_text_encoder
 from genlab.pipelines.text_to_image import TextToImage, pipeline_info
 from genlab.samplers.ode import sample_text_flow
@@ -210,15 +207,10 @@ def train_and_evaluate(config: FlowLatentConfig, seed: int, save_dir: Path | Non
     """One seed: train the 1-rectified flow, evaluate it, simulate pairs, train the 2-rectified flow, evaluate it.
     ``save_dir``: also write ``flow.{npz,json}`` and ``reflow.{npz,json}`` there (what ``genlab ship`` ships)."""
     ev = config.eval
-    ref = reference_classifier()
-    real = load_images("fashion_mnist", "train")
-    order = np.random.default_rng(seed).permutation(len(real))
     n = ev.fd_samples
-    real_feats = ref.features(real.images[order[: 2 * n]])  # [2n, F] (as latent-diffusion's evaluation)
-    recon = reconstruct(load_vae(), real.images[order[2 * n : 3 * n]])
-    report: dict[str, Any] = {"fd_floor": real_floor(real_feats, n, seed),
-                              "fd_vae_recon": frechet_distance(ref.features(recon), real_feats[:n]),
-                              "guidance": ev.guidance, "reflow_guidance": 1.0, "fd_samples": n}
+    real_feats, fd_floor, fd_vae_recon = fd_references(load_vae(), n, seed)  # as latent-diffusion's evaluation
+    report: dict[str, Any] = {"fd_floor": fd_floor, "fd_vae_recon": fd_vae_recon, "guidance": ev.guidance,
+                              "reflow_guidance": 1.0, "fd_samples": n}
 
     data = latent_data(config, seed)
     t0 = time.perf_counter()
@@ -261,11 +253,7 @@ def train_and_evaluate(config: FlowLatentConfig, seed: int, save_dir: Path | Non
           description="latent text-to-image by flow matching (same U-Net, latents, text encoder and budget as "
           "latent-diffusion), then reflow: prompt accuracy and FD at 1-32 steps, straightness before/after")
 def run(config: FlowLatentConfig, seeds: list[int]) -> dict[str, Any]:
-    reports = [train_and_evaluate(config, seed) for seed in seeds]
-    if len(reports) == 1:
-        return reports[0]
-    means = {k: float(np.mean([r[k] for r in reports])) for k, v in reports[0].items() if isinstance(v, float)}
-    return {**means, "per_seed": reports}
+    return over_seeds([train_and_evaluate(config, seed) for seed in seeds])
 
 
 @register_ship("flow-latent")

@@ -27,7 +27,7 @@ from flax import nnx
 from genlab.data.batches import image_batches
 from genlab.data.captions import attribute_captions, size_of, tone_of
 from genlab.data.images import load_images
-from genlab.experiments import identity, register, register_demo, register_ship
+from genlab.experiments import identity, over_seeds, register, register_demo, register_ship
 from genlab.experiments.clip import ClipExperimentConfig, train_clip
 from genlab.experiments.ldm_eval import LDMEval, evaluate
 from genlab.experiments.vae import VAEExperimentConfig, train_vae
@@ -107,11 +107,16 @@ class Frozen:
     seconds: dict  # training seconds per part trained here
 
 
+def shipped_parts() -> Frozen:
+    """The shipped VAE, tokenizer and text encoder (``data/vae``, ``data/clip``)."""
+    return Frozen(load_vae(), *load_text_encoder(), "shipped", {})
+
+
 def frozen_parts(config: LatentDiffusionConfig, seed: int) -> Frozen:
     """The shipped VAE and text encoder, or (``from_scratch``) a VAE and a CLIP trained here first on the train
     split (the BPE tokenizer is data and stays the shipped one)."""
     if not config.from_scratch:
-        return Frozen(load_vae(), *load_text_encoder(), "shipped", {})
+        return shipped_parts()
     train = load_images("fashion_mnist", "train")
     t0 = time.perf_counter()
     vae, _ = train_vae(config.vae, config.vae.train.subset(train.images), seed=seed)
@@ -139,7 +144,7 @@ def latent_data(config: LatentDiffusionConfig, seed: int, parts: Frozen | None =
     ``captions_per_image`` times, the captions encoded by the frozen text encoder."""
     train = load_images("fashion_mnist", "train")
     images, labels = config.train.subset(train.images), config.train.subset(train.labels)
-    parts = parts or Frozen(load_vae(), *load_text_encoder(), "shipped", {})
+    parts = parts or shipped_parts()
     vae = parts.vae
     latents = encode_dataset(vae, images, None) * float(vae.latent_scale[...])
     tones, sizes = tone_of(images, labels), size_of(images, labels)
@@ -199,7 +204,7 @@ def train_ldm(config: LatentDiffusionConfig, data: LatentData, *, seed: int, pro
 
 
 def pipeline_for(config: LatentDiffusionConfig, unet: UNet, parts: Frozen | None = None) -> TextToImage:
-    parts = parts or Frozen(load_vae(), *load_text_encoder(), "shipped", {})
+    parts = parts or shipped_parts()
     return TextToImage(parts.tokenizer, parts.text_encoder, unet, parts.vae,
                        Schedule.from_config(config.objective.schedule), config.objective.prediction)
 
@@ -217,15 +222,12 @@ def run(config: LatentDiffusionConfig, seeds: list[int]) -> dict[str, Any]:
         unet, history = train_ldm(config, data, seed=seed)
         train_seconds = time.perf_counter() - t0
         report = evaluate(pipeline_for(config, unet, parts), config.eval, seed)
-        report.update(frozen_parts=parts.source, **parts.seconds, train_seconds=round(train_seconds, 1), final_train_mse=float(np.mean(history.metrics["mse"][-50:])),
-                      num_params=num_params(unet),
+        report.update(frozen_parts=parts.source, **parts.seconds, train_seconds=round(train_seconds, 1),
+                      final_train_mse=float(np.mean(history.metrics["mse"][-50:])), num_params=num_params(unet),
                       train_source=data.source, num_train=len(data.latents), unique_captions=len(data.states),
                       steps=config.train.steps, batch_size=config.train.batch_size)
         reports.append(report)
-    if len(reports) == 1:
-        return reports[0]
-    means = {k: float(np.mean([r[k] for r in reports])) for k, v in reports[0].items() if isinstance(v, float)}
-    return {**means, "per_seed": reports}
+    return over_seeds(reports)
 
 
 @register_ship("latent-diffusion")

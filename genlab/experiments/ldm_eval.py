@@ -98,6 +98,18 @@ def sample_fd(pipe, n: int, real_feats: np.ndarray, seed: int, **kw) -> tuple[fl
     return frechet_distance(reference_classifier().features(images), real_feats[:n]), images
 
 
+def fd_references(vae, n: int, seed: int) -> tuple[np.ndarray, float, float]:
+    """What an FD on ``n`` samples is measured against: reference-classifier features of ``2n`` real train
+    images ``[2n, F]`` (a seeded draw; the first n are the FD's real side), the real-versus-real floor, and the FD
+    of ``n`` further images reconstructed by ``vae`` (the best any model of its latents can do)."""
+    ref = reference_classifier()
+    real = load_images("fashion_mnist", "train")
+    order = np.random.default_rng(seed).permutation(len(real))
+    real_feats = ref.features(real.images[order[: 2 * n]])  # [2n, F]
+    recon = reconstruct(vae, real.images[order[2 * n : 3 * n]])
+    return real_feats, real_floor(real_feats, n, seed), frechet_distance(ref.features(recon), real_feats[:n])
+
+
 def attribute_accuracies(pipe, per_attribute: int, seed: int, **kw) -> dict[str, float]:
     """``tone_accuracy``, ``size_accuracy`` (prompts of every allowed class-attribute pair) and
     ``heldout_combination_accuracy`` (the ``HELD_OUT`` pairs: class and attribute both right)."""
@@ -127,14 +139,9 @@ def evaluate(pipe, cfg: LDMEval, seed: int) -> dict[str, Any]:
     out.update(attribute_accuracies(pipe, cfg.per_attribute, seed, **kw))
     out["heldout_combinations"] = sorted(f"{w} {c}" for c, w in HELD_OUT)
 
-    real = load_images("fashion_mnist", "train")
-    order = np.random.default_rng(seed).permutation(len(real))
     n = cfg.fd_samples
-    real_feats = ref.features(real.images[order[: 2 * n]])  # [2n, F]
+    real_feats, out["fd_floor"], out["fd_vae_recon"] = fd_references(pipe.vae, n, seed)
     out["fd"], fake = sample_fd(pipe, n, real_feats, seed, **kw)
-    out["fd_floor"] = real_floor(real_feats, n, seed)
-    recon = reconstruct(pipe.vae, real.images[order[2 * n : 3 * n]])
-    out["fd_vae_recon"] = frechet_distance(ref.features(recon), real_feats[:n])
     stats = class_stats(ref.predict(fake), NUM_CLASSES, min_fraction=0.1 / NUM_CLASSES)
     out.update(classes_covered=stats.classes_covered, class_entropy=float(stats.entropy), fd_samples=n)
 

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
+from genlab.figures.flow2d import frame_plane
 from genlab.figures.gan_images import tile
 
 # One colour per model family, one line style per sampler (the same in every figure).
@@ -97,12 +98,7 @@ def trajectories(paths: Mapping[str, np.ndarray], centers: np.ndarray | None = N
         ax.plot(xs[-1, :, 0], xs[-1, :, 1], "x", color="k", ms=4)
         if centers is not None:
             ax.scatter(centers[:, 0], centers[:, 1], s=25, marker="+", color="tab:red", linewidths=1.0, zorder=3)
-        ax.set_xlim(-lim, lim)
-        ax.set_ylim(-lim, lim)
-        ax.set_aspect("equal")
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.set_title(f"{label} ({xs.shape[0] - 1} states)", fontsize=8)
+        frame_plane(ax, lim, f"{label} ({xs.shape[0] - 1} states)", fontsize=8)
     for ax in axes[n:]:
         ax.axis("off")
     fig.suptitle(title or "from the same noise: curved against straight")
@@ -184,12 +180,7 @@ def transport_animation(paths: Mapping[str, np.ndarray], path, centers: np.ndarr
                        rasterized=True)
             if centers is not None:
                 ax.scatter(centers[:, 0], centers[:, 1], s=25, marker="+", color="tab:red", linewidths=1.0)
-            ax.set_xlim(-lim, lim)
-            ax.set_ylim(-lim, lim)
-            ax.set_aspect("equal")
-            ax.set_xticks([])
-            ax.set_yticks([])
-            ax.set_title(f"{label}\nstate {i} of {xs.shape[0] - 1}", fontsize=8)
+            frame_plane(ax, lim, f"{label}\nstate {i} of {xs.shape[0] - 1}", fontsize=8)
         return ()
 
     if title:

@@ -11,13 +11,14 @@ import numpy as np
 from matplotlib.figure import Figure
 
 
-def _frame(ax, lim: float, title: str) -> None:
+def frame_plane(ax, lim: float, title: str, fontsize: float = 9) -> None:
+    """A square 2D panel ``[-lim, lim]²`` without ticks, titled."""
     ax.set_xlim(-lim, lim)
     ax.set_ylim(-lim, lim)
     ax.set_aspect("equal")
     ax.set_xticks([])
     ax.set_yticks([])
-    ax.set_title(title, fontsize=9)
+    ax.set_title(title, fontsize=fontsize)
 
 
 def _centers(ax, centers) -> None:
@@ -47,7 +48,7 @@ def trajectories(panels: dict[str, np.ndarray], *, centers=None, lines: int = 64
         ax.scatter(xs[0, :, 0], xs[0, :, 1], s=6, color="0.5", zorder=2)
         ax.scatter(xs[-1, :, 0], xs[-1, :, 1], s=6, color="tab:blue", zorder=2)
         _centers(ax, centers)
-        _frame(ax, lim, name)
+        frame_plane(ax, lim, name)
     if title:
         fig.suptitle(title)
     return fig
@@ -72,7 +73,7 @@ def samples_grid(samples: dict[str, np.ndarray], *, centers=None, lim: float | N
     for ax, (name, x) in zip(axes, arrays.items()):
         ax.scatter(x[:, 0], x[:, 1], s=2, alpha=0.4, color="tab:blue", rasterized=True)
         _centers(ax, centers)
-        _frame(ax, lim, name)
+        frame_plane(ax, lim, name)
     if title:
         fig.suptitle(title)
     return fig
