@@ -882,7 +882,6 @@ def test_q7_model_follows_prompts(q7_unet):
 
     from genlab.experiments.ldm_eval import class_prompts
     from genlab.metrics.reference import reference_classifier
-from genlab.notebook import lab_setup
     from genlab.pipelines.text_to_image import TextToImage
     from genlab.presets import resolve_preset
 
@@ -985,7 +984,6 @@ def test_q8_sweep_consistent(q8_sweep, q8_images, q8_diversity):
     import numpy as np
 
     from genlab.metrics.reference import reference_classifier
-from genlab.notebook import lab_setup
     from genlab.presets import resolve_preset
 
     ws = {"tiny": (1.0, 3.0, 7.5), "cpu": (1.0, 2.0, 3.0, 5.0, 7.5), "gpu": (1.0, 2.0, 3.0, 5.0, 7.5, 10.0)}
