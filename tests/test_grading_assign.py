@@ -99,7 +99,8 @@ def test_the_student_folder_installs_genlab_into_a_bare_environment(tmp_path):
     (Path(site) / "genlab_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "JAX_PLATFORMS": "cpu"}
     probe = "import importlib.util; print(importlib.util.find_spec('genlab'))"
-    assert subprocess.run([str(python), "-c", probe], env=env, capture_output=True, text=True).stdout.strip() == "None"
+    bare = subprocess.run([str(python), "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert bare.stdout.strip() == "None", "the bare environment must not see genlab (run outside the checkout)"
     work = tmp_path / "colab"
     shutil.copytree(student, work)
     code = setup + ("\nimport genlab, genlab.shipped as s\nprint(genlab.__file__)\n"
