@@ -117,7 +117,7 @@ def _best(table: dict, arms: list[str], i: int, metric: str) -> tuple[float | No
     cells = [(table[a][i]["model"][metric], a) for a in arms if a in table and table[a][i] is not None]
     if not cells:
         return None, None
-    return (max if metric == "prompt_accuracy" else min)(cells)
+    return (max if metric == "prompt_accuracy" else min)(cells, key=lambda c: c[0])  # ties: the first arm
 
 
 def latent_closing_note(latent: dict) -> list[str]:
