@@ -170,6 +170,9 @@ def test_closing_note_names_the_nfe_where_flow_beats_the_best_diffusion_sampler(
     fd = next(line for line in note if line.startswith("latent FD"))
     assert "beats the best diffusion sampler at NFE 1, 2, the 2-rectified flow (Euler) at NFE 1, 2, 4" in acc
     assert "beats the best diffusion sampler at NFE 1, 2, the 2-rectified flow (Euler) at NFE 1, 2 (" in fd
+    assert "NOT shared" not in note[0]
+    assert "NOT shared with the diffusion model: flow vae" in latent_closing_note({**s, "shared": {
+        "flow": {"vae": False, "text_encoder": True}}})[0]
     assert latent_closing_note({"status": "not yet available", "why": "x"}) == ["latent text-to-image: not yet "
                                                                                 "available (x)"]
 

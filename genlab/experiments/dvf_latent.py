@@ -75,7 +75,8 @@ def shared_parts(pipes: dict[str, TextToImage]) -> dict:
     ref = pipes["diffusion"]
     texts, _ = class_prompts(1)
     ids = np.asarray(ref.tokenizer.encode(texts)[0])
-    return {name: {"vae": _same_weights(ref.vae, p.vae), "text_encoder": _same_weights(ref.text_encoder, p.text_encoder),
+    return {name: {"vae": _same_weights(ref.vae, p.vae),
+                   "text_encoder": _same_weights(ref.text_encoder, p.text_encoder),
                    "tokenizer": bool(np.array_equal(ids, np.asarray(p.tokenizer.encode(texts)[0]))),
                    "unet_architecture": ref.unet.config == p.unet.config}
             for name, p in pipes.items() if name != "diffusion"}

@@ -130,6 +130,9 @@ def latent_closing_note(latent: dict) -> list[str]:
     w = latent["guidance_per_model"]
     lines = [f"latent text-to-image (shipped models, w = {w['diffusion']:g}; the 2-rectified flow at its own "
              f"w = {w['rectified']:g}; means over {len(latent['seeds'])} seed(s)); budgets: {latent['matched_why']}"]
+    apart = [f"{m} {part}" for m, parts in latent.get("shared", {}).items() for part, same in parts.items() if not same]
+    if apart:
+        lines[0] += "; NOT shared with the diffusion model: " + ", ".join(apart)
     for metric, name, unit in (("prompt_accuracy", "prompt accuracy", "higher is better"),
                                ("fd", "FD", f"lower is better; VAE reconstructions {latent['fd_vae_recon']:.1f}, "
                                             f"floor {latent['fd_floor']:.1f}")):

@@ -86,8 +86,9 @@ def step_index_eps(model, schedule: Schedule, path: AffinePath, cond=None, cond_
     """``eps_fn(x, τ)`` (scalar τ) of a network ``model(x_t, t, cond, cond_mask)`` trained on the integer steps t of
     ``schedule``: τ is read as the fractional step s(τ) (linear interpolation between the steps' flow times, as
     k-diffusion's ``DiscreteEpsDDPMDenoiser`` does) and fed as the float s / ``TIME_SCALE``, which the U-Net's time
-    embedding reads as step s (at an integer step the embedding it was trained on, up to float32 rounding). Guidance as in
-    ``genlab.samplers.guidance.model_output`` (cond: [B, L, D], cond_mask: [B, L]; ``guided`` static)."""
+    embedding reads as step s (at an integer step the embedding it was trained on, up to float32 rounding).
+    Guidance as in ``genlab.samplers.guidance.model_output`` (cond: [B, L, D], cond_mask: [B, L]; ``guided``
+    static)."""
     if guided:
         null_cond, null_mask = null_condition(cond, null_cond, null_mask)
     taus = flow_times(schedule, path)  # [T] descending in t
