@@ -127,13 +127,11 @@ def test_every_arm_at_every_nfe_at_tiny_is_finite_complete_and_deterministic(pip
 
 
 def test_the_image_grid_shows_diffusion_flow_and_reflow_from_the_same_noise(pipes):
-    from genlab.demos.diffusion_vs_flow import latent_images_per_nfe
-
     w = {"diffusion": 3.0, "flow": 3.0, "rectified": 1.0}
-    grid = latent_images_per_nfe(pipes, ["a bag", "a coat"], (2,), guidance=w)
+    grid = L.latent_images_per_nfe(pipes, ["a bag", "a coat"], (2,), guidance=w)
     assert list(grid) == [ARM[a].label for a in ("ddim", "dpm_solver", "ddpm", "flow_euler", "rf2_euler")]
     assert all(set(per) == {2} and per[2].shape == (2, 28, 28, 1) for per in grid.values())
-    only = latent_images_per_nfe({"flow": pipes["flow"]}, ["a bag", "a coat"], (2,), guidance=w)
+    only = L.latent_images_per_nfe({"flow": pipes["flow"]}, ["a bag", "a coat"], (2,), guidance=w)
     assert list(only) == [ARM["flow_euler"].label]
 
 

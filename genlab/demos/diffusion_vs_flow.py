@@ -3,7 +3,8 @@ field errors against the oracle, the closing note, and the shipped text-to-image
 diffusion beside flow matching and the 2-rectified flow).
 
 Inputs come from ``genlab.experiments.diffusion_vs_flow`` (a one-data-set ``summary``, trajectories
-``{label: [N + 1, B, 2]}``, the closing note's lines) and, for the image grid, ``{row label: {nfe: images}}``.
+``{label: [N + 1, B, 2]}``, the closing note's lines) and, for the image grid, ``{row label: {nfe: images}}``
+(``genlab.experiments.dvf_latent.latent_images_per_nfe``).
 """
 
 from __future__ import annotations
@@ -14,26 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from genlab.demos.files import save_figures
-from genlab.experiments.dvf_setup import ARM
 from genlab.figures import diffusion_vs_flow as figures
-
-LATENT_ROWS = ("ddim", "dpm_solver", "ddpm", "flow_euler", "rf2_euler")  # arms (dvf_setup.ARMS) of the image grid
-
-
-def latent_images_per_nfe(pipes: Mapping[str, object], prompts: Sequence[str], nfes: Sequence[int], *,
-                          guidance: Mapping[str, float], seed: int = 0,
-                          rows: Sequence[str] = LATENT_ROWS) -> dict[str, dict[int, np.ndarray]]:
-    """``{arm label: {nfe: [P, 28, 28, 1]}}`` of text-to-image pipelines ``pipes`` (``{"diffusion", "flow",
-    "rectified"}``; an arm whose model is missing is left out), each at ``guidance[model]``: the same prompts and
-    start noise in every cell (with guidance every NFE is one batched network call)."""
-    out = {}
-    for arm in (ARM[r] for r in rows if ARM[r].model in pipes):
-        pipe = pipes[arm.model]
-        out[arm.label] = {int(n): pipe(list(prompts), steps=s, guidance=guidance[arm.model], sampler=arm.method,
-                                       seed=seed)
-                          for n in nfes if (s := arm.steps_for(int(n))) is not None}
-    return out
-
 
 def write_dvf_demo(out_dir: str | Path, summary: Mapping, labels: Mapping[str, str], paths: Mapping[str, np.ndarray],
                    centers: np.ndarray | None, note: Sequence[str], *, animated: Sequence[str] = (),

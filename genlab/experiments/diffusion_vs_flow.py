@@ -252,15 +252,14 @@ def trajectories(config: DiffusionVsFlowConfig, name: str, models: Models, *, po
 @register("diffusion-vs-flow", config=DiffusionVsFlowConfig, variants=VARIANTS, default_seeds=2,
           description="diffusion vs flow matching, matched: quality against NFE of every sampler, beside its oracle")
 def run(config: DiffusionVsFlowConfig, seeds: list[int]) -> dict:
-    """``{data set: summary, "latent": ..., "closing_note": [...], "matched": ...}``."""
+    """``{data set: summary, "matched": ... (2D), "latent": ..., "closing_note": [...]}``."""
     summaries = {name: summarize(config, name, [run_seed(config, name, s, with_oracle=s == seeds[0]) for s in seeds])
                  for name in config.datasets}
     params = num_params(MLPField(config.model, rngs=nnx.Rngs(0)))
     latent = latent_text_to_image(config.latent, seeds)
-    return {**summaries,
-            "matched": {"params_each": params, "train_steps": config.train.steps,
-                        "batch_size": config.train.batch_size, "reflow_steps": config.reflow.train.steps,
-                        "seeds": list(seeds), "flow_t_sampler": config.flow.t_sampler},
+    matched = {"params_each": params, "train_steps": config.train.steps, "batch_size": config.train.batch_size,
+               "reflow_steps": config.reflow.train.steps, "seeds": list(seeds), "flow_t_sampler": config.flow.t_sampler}
+    return {**summaries, **({"matched": matched} if summaries else {}),  # the 2D half's (the latent's: in latent)
             "latent": latent,
             "closing_note": (closing_note(summaries, config.eval) if summaries else []) + latent_closing_note(latent)}
 
@@ -300,8 +299,8 @@ def make_demo(config: DiffusionVsFlowDemoConfig, out_dir: Path) -> list[Path]:
     """Quality against NFE, trajectories and a GIF from the same noise, field errors, the closing note (one seed
     on ``config.data``), and the shipped text-to-image models' images per NFE: latent diffusion (DDIM,
     DPM-Solver++, DDPM) beside flow matching and the 2-rectified flow (Euler), same prompts and noise."""
-    from genlab.demos.diffusion_vs_flow import latent_images_per_nfe, write_dvf_demo
-    from genlab.experiments.dvf_latent import sampling_guidance, shipped_pipelines
+    from genlab.demos.diffusion_vs_flow import write_dvf_demo
+    from genlab.experiments.dvf_latent import latent_images_per_nfe, sampling_guidance, shipped_pipelines
 
     run_cfg, name = config.run, config.data
     models = train_models(run_cfg, name, 0)

@@ -17,7 +17,8 @@ NFE it took (mean over sampling batches: one step size per batch).
 
 Metrics (``genlab.experiments.ldm_eval``): prompt accuracy of ``per_class`` prompts of every class and the FD of
 ``fd_images`` images in the reference classifier's features, beside the real-versus-real floor and the FD of VAE
-reconstructions (the best any model of these latents can do).
+reconstructions (the best any model of these latents can do). :func:`latent_images_per_nfe`: the demo's image grid
+(the same prompts and noise for every row).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import time
+from collections.abc import Mapping, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -172,6 +174,24 @@ class ArmSampler:
             x, nfe = _flow_dopri5(*args, rtol=self.rtol, guided=guided)
         self.nfe.append(int(nfe))
         return self.pipe.decode(x)
+
+
+LATENT_ROWS = ("ddim", "dpm_solver", "ddpm", "flow_euler", "rf2_euler")  # arms (dvf_setup.ARMS) of the image grid
+
+
+def latent_images_per_nfe(pipes: Mapping[str, object], prompts: Sequence[str], nfes: Sequence[int], *,
+                          guidance: Mapping[str, float], seed: int = 0,
+                          rows: Sequence[str] = LATENT_ROWS) -> dict[str, dict[int, np.ndarray]]:
+    """``{arm label: {nfe: [P, 28, 28, 1]}}`` of text-to-image pipelines ``pipes`` (``{"diffusion", "flow",
+    "rectified"}``; an arm whose model is missing is left out), each at ``guidance[model]``: the same prompts and
+    start noise in every cell (with guidance every NFE is one batched network call)."""
+    out = {}
+    for arm in (ARM[r] for r in rows if ARM[r].model in pipes):
+        pipe = pipes[arm.model]
+        out[arm.label] = {int(n): pipe(list(prompts), steps=s, guidance=guidance[arm.model], sampler=arm.method,
+                                       seed=seed)
+                          for n in nfes if (s := arm.steps_for(int(n))) is not None}
+    return out
 
 
 def evaluate_latent(config: LatentPartConfig, pipes: dict[str, TextToImage], seed: int) -> dict:
