@@ -151,6 +151,16 @@ def test_budgets_come_from_the_shipped_json_and_matched_says_what_it_knows(tmp_p
     assert ("not confirmed" in why) == (matched is None) and ("NOT matched" in why) == (matched is False)
 
 
+def test_missing_shipped_weights_say_so_instead_of_failing(monkeypatch, pipes):
+    def missing():
+        raise FileNotFoundError("shipped weights missing: data/flow_ldm/flow.npz. Regenerate them with `x`.")
+
+    monkeypatch.setattr(L, "training_budgets", missing)
+    out = L.latent_text_to_image(TINY, [0], pipes)
+    assert out["status"] == "not available" and "flow.npz" in out["why"]
+    assert latent_closing_note(out)[0].startswith("latent text-to-image: not available (shipped weights missing")
+
+
 def _summary(acc: dict, fd: dict) -> dict:
     def cell(n, a, f):
         return {"nfe_budget": n, "nfe": n, "model": {"prompt_accuracy": a, "fd": f}}

@@ -257,9 +257,13 @@ def summarize_latent(config: LatentPartConfig, runs: list[dict]) -> dict:
 def latent_text_to_image(config: LatentPartConfig, seeds: list[int], pipes: dict[str, TextToImage] | None = None
                          ) -> dict:
     """The latent half over ``seeds``: the summary of :func:`summarize_latent` beside the models' shared parts,
-    training budgets (``matched``), guidance and notes. ``pipes``: the shipped pipelines unless given (tests)."""
-    pipes = pipes or shipped_pipelines()
-    budget, matched, why = training_budgets()
+    training budgets (``matched``), guidance and notes. ``pipes``: the shipped pipelines unless given (tests).
+    Shipped weights missing: ``{"status": "not available", "why": ...}`` (the 2D half's numbers stand)."""
+    try:  # the shipped weights and their json, before any sampling
+        pipes = pipes or shipped_pipelines()
+        budget, matched, why = training_budgets()
+    except FileNotFoundError as err:  # says which file is missing and the command that writes it
+        return {"status": "not available", "why": str(err), "nfe": list(config.nfe)}
     summary = summarize_latent(config, [evaluate_latent(config, pipes, seed) for seed in seeds])
     return {
         "status": "measured", "models": {"diffusion": "data/ldm/unet (TextToImage.load())",
