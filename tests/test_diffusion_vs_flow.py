@@ -1,5 +1,5 @@
 """diffusion-vs-flow: the diffusion model's flow times and PF-ODE, the arms' budgets, the summaries, the figures,
-the demo page, and the tiny run end to end (slow)."""
+the demo page, and the tiny run end to end (slow; the latent half alone: tests/test_dvf_latent.py)."""
 
 from __future__ import annotations
 
@@ -112,11 +112,6 @@ def test_summary_gives_mean_spread_and_the_first_good_budget():
     json.dumps(s)
 
 
-def test_latent_half_says_it_is_not_yet_available():
-    out = X.latent_text_to_image(X.LatentPartConfig(), [0])
-    assert out["status"] == "not yet available" and out["why"]
-
-
 def test_figures_are_figures(tmp_path):
     import dataclasses
 
@@ -162,7 +157,10 @@ def test_tiny_run_end_to_end_has_every_arm_and_the_closing_note():
                 assert p["nfe"] <= p["nfe_budget"] and "high_quality_std" in p["model"], (arm, p)
                 assert ("perfect_model" in p) == (arm != "rf2_euler")
     assert s["oracle_error"]["diffusion"]["eps_mse"] and s["oracle_error"]["flow"]["velocity_mse"]
-    assert out["latent"]["status"] == "not yet available"
+    latent = out["latent"]  # the shipped latent-diffusion and flow-latent models (tests/test_dvf_latent.py: stubs)
+    assert latent["status"] == "measured" and all(all(p.values()) for p in latent["shared"].values())
+    assert set(latent["table"]) | set(latent["adaptive"]) == set(cfg.latent.arms)
+    assert any(line.startswith("latent FD") for line in out["closing_note"])
     assert out["matched"]["params_each"] > 0 and out["closing_note"]
     json.dumps(out)
     assert main(["eval", "diffusion-vs-flow", "--preset", "tiny", "--seeds", "1", "--json"]) == 0

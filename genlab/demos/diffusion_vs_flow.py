@@ -1,8 +1,10 @@
 """The "Diffusion vs Flow" demo's files: quality against NFE, trajectories and a transport GIF from the same noise,
-field errors against the oracle, the closing note, and the shipped latent-diffusion model's images per NFE.
+field errors against the oracle, the closing note, and the shipped text-to-image models' images per NFE (latent
+diffusion beside flow matching and the 2-rectified flow).
 
 Inputs come from ``genlab.experiments.diffusion_vs_flow`` (a one-data-set ``summary``, trajectories
-``{label: [N + 1, B, 2]}``, the closing note's lines) and, for the image grid, ``{row label: {nfe: images}}``.
+``{label: [N + 1, B, 2]}``, the closing note's lines) and, for the image grid, ``{row label: {nfe: images}}``
+(``genlab.experiments.dvf_latent.latent_images_per_nfe``).
 """
 
 from __future__ import annotations
@@ -14,18 +16,6 @@ import numpy as np
 
 from genlab.demos.files import save_figures
 from genlab.figures import diffusion_vs_flow as figures
-
-LATENT_SAMPLERS = (("ddim", "DDIM"), ("dpmpp_2m", "DPM-Solver++(2M)"), ("ddpm", "DDPM"))
-
-
-def latent_images_per_nfe(pipe, prompts: Sequence[str], nfes: Sequence[int], *, guidance: float = 3.0,
-                          seed: int = 0) -> dict[str, dict[int, np.ndarray]]:
-    """``{sampler label: {nfe: [P, 28, 28, 1]}}`` of a text-to-image pipeline (the same prompts and start noise in
-    every cell; with guidance every step is one batched network call)."""
-    return {label: {int(n): pipe(list(prompts), steps=int(n), guidance=guidance, sampler=sampler, seed=seed)
-                    for n in nfes}
-            for sampler, label in LATENT_SAMPLERS}
-
 
 def write_dvf_demo(out_dir: str | Path, summary: Mapping, labels: Mapping[str, str], paths: Mapping[str, np.ndarray],
                    centers: np.ndarray | None, note: Sequence[str], *, animated: Sequence[str] = (),

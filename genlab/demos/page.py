@@ -51,7 +51,8 @@ SECTIONS = (
             "network evaluations (NFE) each needs, and how much of the error is the model's and how much the "
             "sampler's (the perfect model: the exact field of the data).",
             shipped="The 2D models are trained here (one seed, ring8); the image grid per NFE comes from the shipped "
-                    "latent-diffusion model. The flow-latent (text-to-image flow matching) row is not yet available."),
+                    "latent-diffusion model and the shipped flow-latent models (flow matching and its 2-rectified "
+                    "flow)."),
 )
 
 CAPTIONS: dict[str, Caption] = {
@@ -131,8 +132,9 @@ CAPTIONS: dict[str, Caption] = {
                                     "Each learned field against the exact one, per time t: in its own "
                                     "parameterisation and as the implied denoiser (one currency for both)."),
     "dvf_latent_per_nfe.png": Caption("Iterationen", "iterations",
-                                      "Text-to-image with the shipped latent-diffusion model at 1, 2, 4, … steps: how "
-                                      "many iterations the image needs (flow-latent: not yet available)."),
+                                      "Text-to-image at 1, 2, 4, … network evaluations, same prompts and noise: the "
+                                      "latent-diffusion model's samplers against flow matching and the 2-rectified "
+                                      "flow. How many iterations the image needs."),
     "dvf_closing_note.txt": Caption("Fazit", "closing note",
                                     "For which NFE each claim of the lecture holds, from these numbers."),
 }

@@ -20,8 +20,10 @@ oracle, per t, in each model's own parameterisation (ε or velocity) and as the 
 tolerances and reports its NFE. The 2-rectified flow's own perfect model has no closed form (its field depends
 on the coupling it was trained on): its rows carry none.
 
-The latent text-to-image half (prompt accuracy and FD against NFE of the latent-diffusion and flow-latent
-models) is behind :func:`latent_text_to_image`, which reports "not yet available" until it is wired.
+The latent text-to-image half (``latent``): prompt accuracy and FD against NFE of the shipped latent-diffusion
+model (DDPM, DDIM, DPM-Solver++, its PF-ODE with Euler, Heun, Dopri5) and the shipped flow-latent models (flow
+matching with Euler, Heun, Dopri5; the 2-rectified flow with Euler), same VAE, text encoder, prompts and noise
+(:func:`genlab.experiments.dvf_latent.latent_text_to_image`). The variant ``latent-only`` runs that half alone.
 """
 
 from __future__ import annotations
@@ -39,8 +41,10 @@ from genlab.data.toy2d import toy2d
 from genlab.experiments import identity, register, register_demo
 from genlab.experiments import dvf_setup as D
 from genlab.experiments.dvf_setup import ARM, ARMS, Arm  # noqa: F401 (the arms, re-exported)
-from genlab.experiments.dvf_summary import closing_note, first_good_nfe, is_good, summarize  # noqa: F401
+from genlab.experiments.dvf_summary import (closing_note, first_good_nfe, is_good, latent_closing_note,  # noqa: F401
+                                            summarize)
 from genlab.experiments import flow2d_setup as S
+from genlab.experiments.dvf_latent import LatentPartConfig, latent_text_to_image
 from genlab.experiments.flow2d import ReflowConfig
 from genlab.models import num_params
 from genlab.models.mlp_field import MLPField, MLPFieldConfig
@@ -65,15 +69,6 @@ class DVFEvalConfig:
     oracle_points: int = 1000
     hq_min: float = 0.9  # "good" on a mixture: every mode covered and at least this high-quality fraction
     energy_max: float = 0.01  # "good" elsewhere (moons): energy distance at most this
-
-
-@dataclasses.dataclass(frozen=True)
-class LatentPartConfig:
-    """The latent text-to-image half (see :func:`latent_text_to_image`)."""
-
-    nfe: tuple[int, ...] = (1, 2, 4, 8, 16, 32)
-    per_class: int = 20  # prompts per class for prompt accuracy
-    fd_images: int = 1000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,7 +97,7 @@ class DiffusionVsFlowConfig:
                    reflow=ReflowConfig(pairs=256, steps=4, train=TrainConfig(steps=20, batch_size=64, log_every=10)),
                    eval=DVFEvalConfig(samples=128, nfe=(1, 2), ddpm_full=0, tolerances=(1e-1,),
                                       oracle_ts=(0.5, 0.9), oracle_points=64), datasets=("ring8",),
-                   latent=LatentPartConfig(nfe=(1, 2), per_class=1, fd_images=20))
+                   latent=LatentPartConfig(nfe=(1, 2), per_class=1, fd_images=20, tolerances=(1e-1,)))
 
     @classmethod
     def cpu(cls) -> DiffusionVsFlowConfig:
@@ -121,7 +116,12 @@ def flow_late(config: DiffusionVsFlowConfig) -> DiffusionVsFlowConfig:
     return dataclasses.replace(config, flow=dataclasses.replace(config.flow, t_sampler="late"))
 
 
-VARIANTS = {"matched": identity, "flow-late": flow_late}
+def latent_only(config: DiffusionVsFlowConfig) -> DiffusionVsFlowConfig:
+    """The latent text-to-image half alone (no 2D data set)."""
+    return dataclasses.replace(config, datasets=())
+
+
+VARIANTS = {"matched": identity, "flow-late": flow_late, "latent-only": latent_only}
 
 
 @dataclasses.dataclass
@@ -249,37 +249,20 @@ def trajectories(config: DiffusionVsFlowConfig, name: str, models: Models, *, po
     return out
 
 
-def latent_text_to_image(config: LatentPartConfig, seeds: list[int]) -> dict:
-    """HOOK, not yet wired: the latent text-to-image half of the comparison.
-
-    To come: prompt accuracy (``genlab.experiments.ldm_eval``) and FD against NFE (``config.nfe``) of the
-    latent-diffusion model (DDPM, DDIM, DPM-Solver++, its PF-ODE) and of the flow-latent model (Euler, Heun,
-    Dopri5, reflowed Euler), with the same U-Net, latents, text encoder, guidance and budget; keys
-    ``prompt_accuracy_<arm>_<nfe>`` and ``fd_<arm>_<nfe>``, and image grids per NFE
-    (``genlab.figures.diffusion_vs_flow.image_grid_per_nfe``). Until then it says so.
-    """
-    from genlab import experiments
-
-    experiments.load()
-    missing = [e for e in ("latent-diffusion", "flow-latent") if e not in experiments.EXPERIMENTS]
-    why = (f"needs the experiments {', '.join(missing)}" if missing else
-           "latent-diffusion and flow-latent are registered, but this hook is not wired to them yet")
-    return {"status": "not yet available", "why": why, "nfe": list(config.nfe)}
-
-
 @register("diffusion-vs-flow", config=DiffusionVsFlowConfig, variants=VARIANTS, default_seeds=2,
-          description="diffusion vs flow matching, matched: quality against NFE of every sampler, beside its oracle")
+          description="diffusion vs flow matching, matched: quality against NFE of every sampler, beside its oracle "
+          "(2D); prompt accuracy and FD against NFE of the shipped text-to-image models (latent)")
 def run(config: DiffusionVsFlowConfig, seeds: list[int]) -> dict:
-    """``{data set: summary, "latent": ..., "closing_note": [...], "matched": ...}``."""
+    """``{data set: summary, "matched": ... (2D), "latent": ..., "closing_note": [...]}``."""
     summaries = {name: summarize(config, name, [run_seed(config, name, s, with_oracle=s == seeds[0]) for s in seeds])
                  for name in config.datasets}
     params = num_params(MLPField(config.model, rngs=nnx.Rngs(0)))
-    return {**summaries,
-            "matched": {"params_each": params, "train_steps": config.train.steps,
-                        "batch_size": config.train.batch_size, "reflow_steps": config.reflow.train.steps,
-                        "seeds": list(seeds), "flow_t_sampler": config.flow.t_sampler},
-            "latent": latent_text_to_image(config.latent, seeds),
-            "closing_note": closing_note(summaries, config.eval)}
+    latent = latent_text_to_image(config.latent, seeds)
+    matched = {"params_each": params, "train_steps": config.train.steps, "batch_size": config.train.batch_size,
+               "reflow_steps": config.reflow.train.steps, "seeds": list(seeds), "flow_t_sampler": config.flow.t_sampler}
+    return {**summaries, **({"matched": matched} if summaries else {}),  # the 2D half's (the latent's: in latent)
+            "latent": latent,
+            "closing_note": (closing_note(summaries, config.eval) if summaries else []) + latent_closing_note(latent)}
 
 
 # ---- the demo part ------------------------------------------------------------------------------------------
@@ -287,7 +270,7 @@ def run(config: DiffusionVsFlowConfig, seeds: list[int]) -> dict:
 
 @dataclasses.dataclass(frozen=True)
 class DiffusionVsFlowDemoConfig:
-    """One data set, one seed of the experiment, and the shipped latent-diffusion model's images per NFE."""
+    """One data set, one seed of the experiment, and the shipped text-to-image models' images per NFE."""
 
     run: DiffusionVsFlowConfig = dataclasses.replace(DiffusionVsFlowConfig.cpu(), datasets=("ring8",))
     data: str = "ring8"
@@ -315,9 +298,10 @@ class DiffusionVsFlowDemoConfig:
 @register_demo("diffusion_vs_flow", config=DiffusionVsFlowDemoConfig, order=50)
 def make_demo(config: DiffusionVsFlowDemoConfig, out_dir: Path) -> list[Path]:
     """Quality against NFE, trajectories and a GIF from the same noise, field errors, the closing note (one seed
-    on ``config.data``), and the shipped text-to-image model's images per NFE (the flow-latent row: not yet)."""
-    from genlab.demos.diffusion_vs_flow import latent_images_per_nfe, write_dvf_demo
-    from genlab.pipelines.text_to_image import TextToImage
+    on ``config.data``), and the shipped text-to-image models' images per NFE: latent diffusion (DDIM,
+    DPM-Solver++, DDPM) beside flow matching and the 2-rectified flow (Euler), same prompts and noise."""
+    from genlab.demos.diffusion_vs_flow import write_dvf_demo
+    from genlab.experiments.dvf_latent import latent_images_per_nfe, sampling_guidance, shipped_pipelines
 
     run_cfg, name = config.run, config.data
     models = train_models(run_cfg, name, 0)
@@ -325,11 +309,13 @@ def make_demo(config: DiffusionVsFlowDemoConfig, out_dir: Path) -> list[Path]:
     paths = trajectories(run_cfg, name, models, points=config.animation_points, nfe=config.trajectory_nfe)
     labels = {a.name: a.label for a in ARMS}
     animated = [next(k for k in paths if k.startswith(ARM[a].label + ",")) for a in config.animated]
-    latent = latent_images_per_nfe(TextToImage.load(), config.latent_prompts, config.latent_nfe,
-                                   guidance=config.guidance)
+    w = sampling_guidance(config.guidance)
+    latent = latent_images_per_nfe(shipped_pipelines(), config.latent_prompts, config.latent_nfe, guidance=w)
     note = closing_note({name: summary}, run_cfg.eval) + [
-        f"latent text-to-image: {latent_text_to_image(run_cfg.latent, [0])['status']} (the image grid shows the "
-        "shipped latent-diffusion model only)"]
+        "latent text-to-image: the image grid shows the shipped latent-diffusion, flow-matching and 2-rectified "
+        "models from the same prompts and noise; their prompt accuracy and FD against NFE: genlab eval "
+        "diffusion-vs-flow --variant latent-only"]
     return write_dvf_demo(out_dir, summary, labels, paths, toy2d(name).centers, note, animated=animated,
-                          latent=latent, latent_title="shipped latent-diffusion model: "
-                          + ", ".join(config.latent_prompts) + " (w = 3; flow-latent: not yet available)")
+                          latent=latent, latent_title="shipped text-to-image models, same prompts and noise: "
+                          + ", ".join(config.latent_prompts) + f" (w = {w['diffusion']:g}; 2-rectified flow: "
+                          f"w = {w['rectified']:g}, its guidance is in its reflow pairs)")

@@ -1,11 +1,13 @@
 """Summaries of ``diffusion-vs-flow`` over seeds: mean and spread of every quality number, the first NFE at which
-each arm is good, and the closing note that states the lecture's claims against these numbers."""
+each arm is good, and the closing note that states the lecture's claims against these numbers (2D data sets:
+:func:`closing_note`; the latent text-to-image half: :func:`latent_closing_note`)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from genlab.experiments import flow2d_setup as S
+from genlab.experiments.dvf_setup import ARM
 
 
 def _stats(values: list) -> tuple[float | None, float | None]:
@@ -108,4 +110,45 @@ def closing_note(summaries: dict[str, dict], ev) -> list[str]:
             f"{name}: same network, same budget: the sampler decides more than the objective - perfect models "
             f"(no model error) need DDIM {n(s, 'ddim', 'perfect_model')}, PF-ODE Euler "
             f"{n(s, 'pf_euler', 'perfect_model')}, flow Euler {n(s, 'flow_euler', 'perfect_model')}.")
+    return lines
+
+
+def _best(table: dict, arms: list[str], i: int, metric: str) -> tuple[float | None, str | None]:
+    cells = [(table[a][i]["model"][metric], a) for a in arms if a in table and table[a][i] is not None]
+    if not cells:
+        return None, None
+    return (max if metric == "prompt_accuracy" else min)(cells, key=lambda c: c[0])  # ties: the first arm
+
+
+def latent_closing_note(latent: dict) -> list[str]:
+    """For which NFE the flow (best of its fixed-step samplers) and the 2-rectified flow beat the best diffusion
+    sampler (DDPM, DDIM, DPM-Solver++, PF-ODE), on prompt accuracy and on FD (means over seeds)."""
+    if latent.get("status") != "measured":
+        return [f"latent text-to-image: {latent.get('status')} ({latent.get('why', '')})"]
+    table, nfe = latent["table"], latent["nfe"]
+    family = {m: [a for a in table if ARM[a].model == m] for m in ("diffusion", "flow", "rectified")}
+    w = latent["guidance_per_model"]
+    lines = [f"latent text-to-image (shipped models, w = {w['diffusion']:g}; the 2-rectified flow at its own "
+             f"w = {w['rectified']:g}; means over {len(latent['seeds'])} seed(s)); budgets: {latent['matched_why']}"]
+    apart = [f"{m} {part}" for m, parts in latent.get("shared", {}).items() for part, same in parts.items() if not same]
+    if apart:
+        lines[0] += "; NOT shared with the diffusion model: " + ", ".join(apart)
+    for metric, name, unit in (("prompt_accuracy", "prompt accuracy", "higher is better"),
+                               ("fd", "FD", f"lower is better; VAE reconstructions {latent['fd_vae_recon']:.1f}, "
+                                            f"floor {latent['fd_floor']:.1f}")):
+        better = (lambda a, b: a > b) if metric == "prompt_accuracy" else (lambda a, b: a < b)
+        wins, at = {}, []
+        for m in ("flow", "rectified"):
+            wins[m] = [n for i, n in enumerate(nfe)
+                       if None not in (v := (_best(table, family[m], i, metric)[0],
+                                             _best(table, family["diffusion"], i, metric)[0]))
+                       and better(*v)]
+        for i in sorted({0, len(nfe) - 1}):
+            vals = {m: _best(table, family[m], i, metric) for m in ("diffusion", "flow", "rectified")}
+            at.append(f"NFE {nfe[i]}: " + ", ".join(f"{m} {v:.3g} ({ARM[a].label})" for m, (v, a) in vals.items()
+                                                   if v is not None))
+        says = {m: ("NFE " + ", ".join(map(str, wins[m]))) if wins[m] else "no NFE" for m in wins}
+        lines.append(f"latent {name} ({unit}): flow matching beats the best diffusion sampler at {says['flow']}, the "
+                     f"2-rectified flow (Euler) at {says['rectified']} (of NFE {', '.join(map(str, nfe))}); "
+                     + "; ".join(at) + ".")
     return lines

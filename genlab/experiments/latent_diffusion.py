@@ -238,7 +238,8 @@ def ship(config: LatentDiffusionConfig, out_dir: Path | None = None) -> dict[str
     t0 = time.perf_counter()
     unet, history = train_ldm(config, data, seed=0, progress=True)
     report = {"train_seconds": round(time.perf_counter() - t0, 1), "steps": config.train.steps,
-              "train_source": data.source, "final_train_mse": float(np.mean(history.metrics["mse"][-50:]))}
+              "batch_size": config.train.batch_size, "train_source": data.source,
+              "final_train_mse": float(np.mean(history.metrics["mse"][-50:]))}
     model = unet_config(config, data)
     info = pipeline_info(model, config.objective.schedule, config.objective.prediction)
     save_weights(unet, out_dir or LDM_DIR, "unet", {**info, **report})  # the weights land before the evaluation

@@ -8,6 +8,7 @@ Inputs are what ``genlab eval diffusion-vs-flow`` returns for one data set (``su
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -136,7 +137,9 @@ def image_grid_per_nfe(images: Mapping[str, Mapping[int, np.ndarray]], *, title:
     prompts and start noise in every cell). An arm without images at some NFE leaves its cell blank."""
     nfes = sorted({n for per in images.values() for n in per})
     rows = len(images)
-    fig = Figure(figsize=(1.7 * len(nfes) + 1.2, 1.8 * rows + 0.5), layout="constrained", dpi=dpi)
+    p = max((len(x) for per in images.values() for x in per.values()), default=1)
+    aspect = -(-p // min(cols, p)) / min(cols, p)  # a cell's tile: height / width
+    fig = Figure(figsize=(1.7 * len(nfes) + 1.6, (1.7 * aspect + 0.35) * rows + 0.8), layout="constrained", dpi=dpi)
     axes = fig.subplots(rows, len(nfes), squeeze=False)
     for r, (arm, per) in enumerate(images.items()):
         for c, n in enumerate(nfes):
@@ -144,14 +147,15 @@ def image_grid_per_nfe(images: Mapping[str, Mapping[int, np.ndarray]], *, title:
             ax.set_xticks([])
             ax.set_yticks([])
             if n in per:
-                ax.imshow(tile(per[n], cols), cmap="gray", vmin=0, vmax=1)
+                ax.imshow(tile(per[n], min(cols, len(per[n]))), cmap="gray", vmin=0, vmax=1)
             else:
                 ax.axis("off")
             if r == 0:
                 ax.set_title(f"NFE {n}", fontsize=9)
             if c == 0:
-                ax.set_ylabel(arm, fontsize=8)
-    fig.suptitle(title or "images per NFE")
+                ax.set_ylabel(arm, fontsize=8, rotation=0, ha="right", va="center")
+    width = fig.get_size_inches()[0]
+    fig.suptitle(textwrap.fill(title or "images per NFE", width=max(int(width * 11), 30)), fontsize=9)
     return fig
 
 

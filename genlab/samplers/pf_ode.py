@@ -19,7 +19,8 @@ least noisy training step, b ≈ 0.01) and finishes with one denoising jump ``x_
 function evaluation, counted in the NFE.
 
 An ε-field here is ``eps_fn(x: [B, d], τ: scalar or [B]) -> [B, d]``: :func:`network_eps` of a network,
-:func:`oracle_eps` of a Gaussian mixture (the exact ε = −b ∇log p_τ, the "perfect model").
+:func:`oracle_eps` of a Gaussian mixture (the exact ε = −b ∇log p_τ, the "perfect model"), :func:`step_index_eps`
+of a (text-conditioned, guided) ε-network trained on integer steps, such as the latent-diffusion U-Net.
 """
 
 from __future__ import annotations
@@ -31,8 +32,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from genlab.models.layers.blocks import TIME_SCALE
+from genlab.objectives.diffusion import null_condition
 from genlab.paths import oracle
 from genlab.paths.affine import AffinePath, convert
+from genlab.samplers.guidance import model_output
 from genlab.samplers.ode import ODESolution, dopri5, odeint
 from genlab.schedules.diffusion import Schedule
 
@@ -75,6 +79,27 @@ def step_network(net, schedule: Schedule, path: AffinePath):
 def network_eps(net):
     """``eps_fn(x, τ)`` of a network ``net(x, τ: [B])`` (a scalar τ is broadcast over the batch)."""
     return lambda x, tau: net(x, jnp.broadcast_to(jnp.asarray(tau, jnp.float32), x.shape[:1]))
+
+
+def step_index_eps(model, schedule: Schedule, path: AffinePath, cond=None, cond_mask=None, guidance=1.0, *,
+                   guided: bool = False, null_cond=None, null_mask=None):
+    """``eps_fn(x, τ)`` (scalar τ) of a network ``model(x_t, t, cond, cond_mask)`` trained on the integer steps t of
+    ``schedule``: τ is read as the fractional step s(τ) (linear interpolation between the steps' flow times, as
+    k-diffusion's ``DiscreteEpsDDPMDenoiser`` does) and fed as the float s / ``TIME_SCALE``, which the U-Net's time
+    embedding reads as step s (at an integer step the embedding it was trained on, up to float32 rounding).
+    Guidance as in ``genlab.samplers.guidance.model_output`` (cond: [B, L, D], cond_mask: [B, L]; ``guided``
+    static)."""
+    if guided:
+        null_cond, null_mask = null_condition(cond, null_cond, null_mask)
+    taus = flow_times(schedule, path)  # [T] descending in t
+    tau_up = jnp.asarray(taus[::-1], jnp.float32)  # ascending, for interp
+    step_up = jnp.arange(len(taus) - 1, -1, -1, dtype=jnp.float32)  # the step of each
+
+    def eps_fn(x, tau):
+        s = jnp.interp(jnp.asarray(tau, jnp.float32), tau_up, step_up)  # fractional step, scalar
+        return model_output(model, x, s / TIME_SCALE, cond, cond_mask, null_cond, null_mask, guidance, guided)
+
+    return eps_fn
 
 
 def oracle_eps(mix: oracle.GaussianMixture, path: AffinePath):
