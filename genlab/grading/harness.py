@@ -8,7 +8,9 @@ trusted side is :mod:`genlab.grading.sandbox` and :mod:`genlab.grading.verdict`)
 2. It writes the notebook into its work folder, installs the audit hook (:mod:`genlab.grading.guard`),
    and executes the code cells in one namespace (magics and shell lines skipped, ``SEED`` set before
    each cell like otter does), reporting ``{"type": "cell", "index": i}`` before each.
-3. It reports ``{"type": "ready", ...}`` (cell errors, notes, refusals) and then answers requests, one
+3. It restores the trusted modules it snapshotted before the cells (numpy, builtins, ...: the code that
+   answers must work even when a cell patched them), reports ``{"type": "ready", ...}`` (cell errors,
+   notes, refusals, what was restored) and then answers requests, one
    JSON line each on stdin, with one ``{"type": "response", "id": ...}`` each, in the no-pickle format
    of :mod:`genlab.grading.channel`:
 
@@ -16,7 +18,7 @@ trusted side is :mod:`genlab.grading.sandbox` and :mod:`genlab.grading.verdict`)
    - ``{"op": "call", "fn": h, "args": [...], "kwargs": {...}}``: call a function handle;
    - ``{"op": "grad", "fn": h, "args": [...], "argnums": 0}``: ``jax.grad`` of a handle, at ``args``;
    - ``{"op": "legacy_tests", "sources": {...}, "seconds": s}``: labs still in the old format only:
-     run otter's tests here, in the student's process (trusted modules restored first);
+     run otter's tests here, in the student's process;
    - ``{"op": "bye"}``: the last refusals, then exit.
 
 Nothing it sends is a verdict: the trusted side decides pass or fail from plain data. Messages go to a
@@ -242,7 +244,7 @@ def _as_array(array, is_jax):
     return array
 
 
-def serve(ns, send, requests, report, handles, legacy_snapshot):
+def serve(ns, send, requests, report, handles):
     """Answer the trusted side's requests until ``bye`` (or stdin closes)."""
     from genlab.grading import channel
 
@@ -275,7 +277,6 @@ def serve(ns, send, requests, report, handles, legacy_snapshot):
                 args = decode(request["args"])
                 out = {"ok": channel.encode(jax.grad(fn, argnums=request.get("argnums", 0))(*args), handles.encode)}
             elif op == "legacy_tests":
-                report["restored"] = legacy_snapshot.restore() if legacy_snapshot else []
                 out = {"ok": {"cases": run_tests(request["sources"], ns, request["seconds"]),
                               "restored": report["restored"]}}
             else:
@@ -313,8 +314,9 @@ def main(message_fd: int) -> None:
     with open(notebook, "w", encoding="utf-8") as f:
         f.write(job["notebook_text"])
     _fast_imports()
-    trusted = ["numpy.testing", "otter.test_files"] if job.get("legacy") else []
-    for name in ["numpy", "jax", "jax.numpy", *trusted] + job.get("preload", []):
+    for name in ["numpy", "numpy.testing", "jax", "jax.numpy", "otter.test_files", "genlab.grading.channel"] + job.get(
+        "preload", []
+    ):
         try:
             __import__(name)
         except Exception:
@@ -327,7 +329,7 @@ def main(message_fd: int) -> None:
 
     report = {"status": "ok", "notes": [], "cell_errors": [], "refusals": [], "restored": []}
     guard.install_audit_hook(workdir, job.get("deny", []), report["refusals"])
-    legacy = guard.Snapshot(also=(__name__,)) if job.get("legacy") else None
+    snapshot = guard.Snapshot(also=(__name__,))  # so that this side's own code still works after the cells
     try:
         cells = list(json.loads(job["notebook_text"])["cells"])
     except (ValueError, KeyError, TypeError) as exc:
@@ -337,6 +339,8 @@ def main(message_fd: int) -> None:
 
     run_cells(cells, ns, job, send, report)
 
+    report["restored"] = snapshot.restore()  # the answers stay as they are; the serving code gets its tools back
+
     running = [t.name for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
     if running:
         report["notes"].append(f"threads started by the notebook still ran during the tests: {running}")
@@ -345,8 +349,8 @@ def main(message_fd: int) -> None:
             stream.flush()
         except Exception:  # noqa: BLE001
             pass
-    send({"type": "ready", **{k: report[k] for k in ("status", "notes", "cell_errors", "refusals")}})
-    serve(ns, send, iter(stdin.buffer.readline, b""), report, _Handles(), legacy)
+    send({"type": "ready", **{k: report[k] for k in ("status", "notes", "cell_errors", "refusals", "restored")}})
+    serve(ns, send, iter(stdin.buffer.readline, b""), report, _Handles())
     finish(0)
 
 

@@ -187,7 +187,7 @@ def _verdicts(child, bundle, deadline):
     student = verdict.Student(child, deadline)
     if not bundle.legacy:
         settings = {bundle.seed_variable: bundle.seed} if bundle.seed_variable else {}
-        return verdict.run_tests(bundle, student, settings), []
+        return verdict.run_tests(bundle, student, settings), None
     try:  # labs still in the old format: otter's tests run in the student's process
         out = student.request("legacy_tests", sources=dict(bundle.sources), seconds=deadline - time.monotonic())
         if type(out) is not dict:
@@ -470,6 +470,8 @@ def _conclude(child, ready, cases, restored, bundle) -> RunReport:
                      + "; ".join(dict.fromkeys(child.breaches))[:1000])  # fmt: skip
         if bundle.legacy:  # there the verdicts came from the student's process: none can be trusted
             cases = None
+    if restored is None:
+        restored = _strings(ready.get("restored"), 100)
     return RunReport(status, cases, notes=notes, cell_errors=cell_errors, refusals=refusals, restored=restored,
                      log_tail=log)  # fmt: skip
 
