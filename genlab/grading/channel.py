@@ -238,6 +238,29 @@ def _decode_array(node, arrays):
     return arrays(array, node["jax"]) if arrays is not None else array
 
 
+def rebuild_record(module: str, type_name: str, fields: dict):
+    """The student side's view of a record the grader sends: genlab's own classes come back as themselves
+    (a ``History``), others as namespaces with the same attributes."""
+    import importlib
+    import types
+
+    if module.split(".")[0] == "genlab":
+        try:
+            return getattr(importlib.import_module(module), type_name)(**fields)
+        except Exception:  # noqa: BLE001 - fall back to attribute access
+            pass
+    return types.SimpleNamespace(**fields)
+
+
+def student_array(array, is_jax: bool):
+    """The student side's view of an array the grader sends: a JAX array where the grader sent one."""
+    if is_jax:
+        import jax.numpy as jnp
+
+        return jnp.asarray(array)
+    return array
+
+
 def dumps(message: dict) -> bytes:
     return (json.dumps(message, allow_nan=True, separators=(",", ":")) + "\n").encode()
 

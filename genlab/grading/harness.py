@@ -222,34 +222,12 @@ class _Handles:
         return self.objects[i]
 
 
-def _rebuild_record(module: str, type_name: str, fields: dict):
-    """A record from the grader: genlab's own classes come back as themselves (History), others as namespaces."""
-    import importlib
-    import types
-
-    if module.split(".")[0] == "genlab":
-        try:
-            cls = getattr(importlib.import_module(module), type_name)
-            return cls(**fields)
-        except Exception:  # noqa: BLE001 - fall back to attribute access
-            pass
-    return types.SimpleNamespace(**fields)
-
-
-def _as_array(array, is_jax):
-    if is_jax:
-        import jax.numpy as jnp
-
-        return jnp.asarray(array)
-    return array
-
-
 def serve(ns, send, requests, report, handles):
     """Answer the trusted side's requests until ``bye`` (or stdin closes)."""
     from genlab.grading import channel
 
     def decode(node):
-        return channel.decode(node, handles.get, _rebuild_record, _as_array)
+        return channel.decode(node, handles.get, channel.rebuild_record, channel.student_array)
 
     for raw in requests:
         try:

@@ -113,6 +113,80 @@ class Student:
         return self.request("get", name=name)
 
 
+class LocalProxy:
+    """A proxy for the student's own ``grader.check``: the same plain-data round trip, in one process,
+    so that a public test behaves in the notebook exactly as it does in grading."""
+
+    __slots__ = ("_fn", "__name__")
+
+    def __init__(self, fn, name: str):
+        self._fn, self.__name__ = fn, name
+
+    def _run(self, call):
+        try:
+            out = call()
+        except Exception as exc:  # noqa: BLE001 - as the grader sees it: the builtin type, the message
+            raise _student_error(type(exc).__name__, f"{exc}") from None
+        return plain(out)
+
+    def __call__(self, *args, **kwargs):
+        args, kwargs = _to_student(list(args)), _to_student(dict(kwargs))
+        return self._run(lambda: self._fn(*args, **kwargs))
+
+    def grad(self, *args, argnums: int = 0):
+        import jax
+
+        args = _to_student(list(args))
+        return self._run(lambda: jax.grad(self._fn, argnums=argnums)(*args))
+
+    def __repr__(self):
+        return f"<student function {self.__name__}>"
+
+
+def _to_student(value):
+    def functions(obj):
+        if isinstance(obj, LocalProxy):
+            return {"t": "function", "id": id(obj._fn), "name": obj.__name__}
+        raise TypeError(f"a test cannot send {type(obj).__name__} objects to the student's code")
+
+    table = {}
+
+    def remember(obj):
+        table[id(obj._fn)] = obj._fn
+        return functions(obj)
+
+    node = channel.encode(value, remember)
+    return channel.decode(node, lambda i, name: table[i], channel.rebuild_record, channel.student_array)
+
+
+def plain(value):
+    """``value`` as the grader's tests see it: plain data, functions as (local) proxies."""
+    table = {}
+
+    def functions(obj):
+        table[id(obj)] = obj
+        return {"t": "function", "id": id(obj), "name": str(getattr(obj, "__name__", type(obj).__name__))[:200]}
+
+    node = channel.encode(value, functions)
+    return channel.decode(node, lambda i, name: LocalProxy(table[i], name))
+
+
+class PlainView:
+    """A notebook's namespace as the grader's tests see it (for otter's ``test_case.call_func``)."""
+
+    def __init__(self, namespace: dict):
+        self.namespace = namespace
+
+    def get(self, name, default=None):
+        return plain(self.namespace[name]) if name in self.namespace else default
+
+    def __getitem__(self, name):
+        return plain(self.namespace[name])
+
+    def __contains__(self, name):
+        return name in self.namespace
+
+
 def _params(test_func) -> list[str]:
     return list(inspect.signature(test_func).parameters)
 
