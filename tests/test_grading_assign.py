@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -130,6 +131,7 @@ def test_setup_cell_is_harmless_offline_and_writes_public_tests(with_private, tm
     setup = "".join(nb["cells"][0]["source"])
     assert "genlab_setup" in nb["cells"][0]["metadata"]["tags"]
     env = {"PATH": "/nonexistent", "HOME": str(tmp_path), "no_proxy": "*", "https_proxy": "http://127.0.0.1:9"}
+    env.update({k: v for k, v in os.environ.items() if k == "PYTHONPATH"})  # the genlab under test (a worktree)
     code = setup + "\nimport numpy as np\nq2_samples = np.zeros(1000)\nprint(grader.check('q2').passed_all)"
     code += "\nprint(type(grader).__name__)"
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
