@@ -149,18 +149,24 @@ def _expect(node: dict, keys: set) -> None:
         raise ChannelError(f"a {node.get('t')!r} value with the keys {sorted(node)}, expected {sorted(keys)}")
 
 
-def decode(node, functions, records=None, arrays=None, _depth=0):
+def decode(node, functions, records=None, arrays=None, _depth=0, _count=None):
     """Plain data -> Python values, checking exact types. ``functions(id, name)`` makes a function value;
     ``records(module, type, fields)`` a record (default :class:`Record`); ``arrays(ndarray, is_jax)`` an array."""
-    if _depth > MAX_DEPTH:
-        raise ChannelError("a value nested too deeply")
+    count = _count if _count is not None else [0]
+    count[0] += 1
+    if _depth > MAX_DEPTH or count[0] > MAX_NODES:
+        raise ChannelError("a value nested too deeply or with too many parts")
+    return _decode(node, functions, records, arrays, _depth, count)
+
+
+def _decode(node, functions, records, arrays, _depth, count):
     t = type(node)
     if node is None or t is bool or t is int or t is str:
         return node
     if t is float:
         return node
     if t is list:
-        return [decode(v, functions, records, arrays, _depth + 1) for v in node]
+        return [decode(v, functions, records, arrays, _depth + 1, count) for v in node]
     if t is not dict:
         raise ChannelError(f"a {t.__name__} where plain data was expected")
     tag = node.get("t")
@@ -178,7 +184,7 @@ def decode(node, functions, records=None, arrays=None, _depth=0):
         _expect(node, {"t", "v"})
         if type(node["v"]) is not list:
             raise ChannelError("a malformed tuple")
-        return tuple(decode(v, functions, records, arrays, _depth + 1) for v in node["v"])
+        return tuple(decode(v, functions, records, arrays, _depth + 1, count) for v in node["v"])
     if tag == "dict":
         _expect(node, {"t", "v"})
         if type(node["v"]) is not list:
@@ -187,10 +193,10 @@ def decode(node, functions, records=None, arrays=None, _depth=0):
         for pair in node["v"]:
             if type(pair) is not list or len(pair) != 2:
                 raise ChannelError("a malformed dict entry")
-            key = decode(pair[0], functions, records, arrays, _depth + 1)
+            key = decode(pair[0], functions, records, arrays, _depth + 1, count)
             if type(key) not in (str, int, float, bool, tuple, type(None)):
                 raise ChannelError(f"a dict key of type {type(key).__name__}")
-            out[key] = decode(pair[1], functions, records, arrays, _depth + 1)
+            out[key] = decode(pair[1], functions, records, arrays, _depth + 1, count)
         return out
     if tag == "array":
         return _decode_array(node, arrays)
@@ -200,7 +206,7 @@ def decode(node, functions, records=None, arrays=None, _depth=0):
             raise ChannelError("a malformed record")
         fields = {}
         for k, v in node["fields"].items():
-            fields[str(k)] = decode(v, functions, records, arrays, _depth + 1)
+            fields[str(k)] = decode(v, functions, records, arrays, _depth + 1, count)
         if records is not None:
             return records(node["module"], node["type"], fields)
         return Record(node["type"][:200], fields)

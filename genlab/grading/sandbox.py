@@ -164,7 +164,10 @@ def _run_once(text, bundle, limits, deny, skip, jail, mpl):
         "deny": [os.path.realpath(d) for d in deny] + [str(bundle.root)],
         "skip_cells": skip,
     }
-    child = _Child(jail, mpl, mpl_child, workdir, _hidden(list(deny) + [str(bundle.root)]), limits)
+    hide = list(deny) + [str(bundle.root)]
+    if bundle.root.parent.parent.name == "dist":  # every lab's bundle, not only this one
+        hide.append(str(bundle.root.parent.parent))
+    child = _Child(jail, mpl, mpl_child, workdir, _hidden(hide), limits)
     try:
         child.send(job)
         ready = child.wait_ready(0.75 * limits.timeout_s + limits.grace_s)
