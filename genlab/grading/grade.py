@@ -75,7 +75,8 @@ def grade_batch(
     ``require_isolation`` refuses to grade (ValueError) when a mechanism is missing.
     """
     from genlab.grading import isolation as iso
-    from genlab.grading.sandbox import _matplotlib_cache, become_subreaper
+    from genlab.grading.process import become_subreaper
+    from genlab.grading.sandbox import _matplotlib_cache
 
     out_csv = Path(out_csv).resolve()
     feedback_dir = Path(feedback_dir or out_csv.with_name(out_csv.stem + "_feedback")).resolve()
