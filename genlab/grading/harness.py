@@ -255,8 +255,8 @@ def serve(ns, send, requests, report, handles):
                 args = decode(request["args"])
                 out = {"ok": channel.encode(jax.grad(fn, argnums=request.get("argnums", 0))(*args), handles.encode)}
             elif op == "legacy_tests":
-                out = {"ok": {"cases": run_tests(request["sources"], ns, request["seconds"]),
-                              "restored": report["restored"]}}
+                cases = run_tests(request["sources"], ns, request["seconds"])
+                out = {"ok": channel.encode({"cases": cases, "restored": report["restored"]})}
             else:
                 out = {"error": {"type": "LookupError", "message": f"unknown request {op!r}"}}
         except BaseException as exc:  # noqa: BLE001 - the student's function may raise anything
@@ -283,7 +283,7 @@ def main(message_fd: int) -> None:
                 pass
         exit_now(code)
 
-    job = json.loads(stdin.readline())
+    job = json.loads(stdin.buffer.readline())  # binary, as the requests later: nothing stays in a text buffer
     _limit_resources(job.get("memory_mb", 0))
     workdir = job["workdir"]
     os.makedirs(workdir, exist_ok=True)

@@ -229,10 +229,12 @@ def _conclude(child, ready, cases, restored, bundle) -> RunReport:
             child.breaches.append(problem)
     if child.breaches:
         status = "tampering"
-        notes.append("protocol breach (ignored; the verdicts are the grader's own): "
-                     + "; ".join(dict.fromkeys(child.breaches))[:1000])  # fmt: skip
+        breaches = "; ".join(dict.fromkeys(child.breaches))[:1000]
         if bundle.legacy:  # there the verdicts came from the student's process: none can be trusted
             cases = None
+            notes.append(f"tampering: {breaches}")
+        else:
+            notes.append(f"protocol breach (ignored; the verdicts are the grader's own): {breaches}")
     if restored is None:
         restored = _strings(ready.get("restored"), 100)
     return RunReport(status, cases, notes=notes, cell_errors=cell_errors, refusals=refusals, restored=restored,
