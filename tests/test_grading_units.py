@@ -275,3 +275,54 @@ def test_feedback_sentence_keeps_the_reason_and_drops_the_code():
     assert one_sentence("Error at line 3 in test q2:\n  assert x\nAssertionError: ") == \
         "the test's check failed (it gives no reason)"
     assert one_sentence("not graded: time limit reached") == "not graded: time limit reached"
+
+
+def test_the_students_own_check_sees_plain_data_like_grading(tmp_path, monkeypatch):
+    """grader.check in the notebook gives the tests the same plain data (and proxies) as grading does."""
+    import jax.numpy as jnp
+
+    from genlab.grading.student import local_grader
+
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "q1.py").write_text(textwrap.dedent('''
+        from otter.test_files import test_case
+        OK_FORMAT = False
+        name = "q1"
+        points = 1
+
+        @test_case()
+        def test_q1(side, samples):
+            import numpy as np
+            assert type(samples) is np.ndarray and samples.shape == (3,)
+            got = side(1.0)
+            assert type(got) is str and got == "above"
+            try:
+                side(None)
+            except ValueError:
+                pass
+            else:
+                raise AssertionError("side(None) must raise ValueError")
+    '''))
+
+    class LiarStr(str):
+        def __eq__(self, other):
+            return True
+
+        __hash__ = str.__hash__
+
+    def honest(x):
+        if x is None:
+            raise ValueError("no x")
+        return "above"
+
+    monkeypatch.chdir(tmp_path)
+    grader = local_grader("tests")
+    assert grader.check("q1", global_env={"side": honest, "samples": jnp.zeros(3)}).passed_all
+    assert not grader.check("q1", global_env={"side": lambda x: LiarStr("no"), "samples": jnp.zeros(3)}).passed_all
+
+
+def test_for_preset_reads_the_graders_preset(monkeypatch):
+    from genlab.grading.settings import for_preset, preset
+
+    monkeypatch.setenv("GENLAB_PRESET", "tiny")
+    assert preset() == "tiny" and for_preset({"tiny": 50, "cpu": 200, "gpu": 200}) == 50
