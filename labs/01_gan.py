@@ -136,6 +136,9 @@ def test_q1_at_zero(q1_discriminator_loss, q1_generator_loss):
     d = q1_discriminator_loss(jnp.zeros(4), jnp.zeros(4))
     g = q1_generator_loss(jnp.zeros(4))
     assert d is not None and g is not None, "both losses must return a value (a function without `return` gives None)"
+    for loss in (d, g):
+        assert type(loss) in (np.ndarray, np.float32, np.float64, float), \
+            f"a loss is a number (a JAX or NumPy scalar), not a {type(loss).__name__}"
     assert np.shape(d) == () and np.shape(g) == (), "both losses must return a scalar: the mean over the batch"
     assert abs(float(d) - 2 * np.log(2)) < 1e-4, \
         f"with D undecided (logits 0, D = 1/2) the discriminator loss is 2 log 2 = 1.386, not {float(d):.4g}"
@@ -152,6 +155,8 @@ def test_q1_stable_for_large_logits(q1_discriminator_loss, q1_generator_loss):
     big = jnp.full((3,), 100.0)
     values = [q1_discriminator_loss(big, -big), q1_discriminator_loss(-big, big), q1_generator_loss(-big)]
     assert all(v is not None for v in values), "both losses must return a value (a function without `return` gives None)"
+    assert all(type(v) in (np.ndarray, np.float32, np.float64, float) and np.shape(v) == () for v in values), \
+        "both losses return a scalar number"
     d_sure, d_fooled, g_lost = (float(v) for v in values)  # D right and certain; D wrong and certain; G rejected
     assert np.isfinite([d_sure, d_fooled, g_lost]).all(), (
         "a loss is inf or nan at logits +-100: write it on the logits (softplus, log_sigmoid), not as "
@@ -168,7 +173,9 @@ def test_q1_non_saturating_gradient(q1_generator_loss):
 
     # D rejects the fakes (logit -8, D(G(z)) ~ 3e-4): the NS gradient per logit stays near -1/B
     logits = jnp.full((4,), -8.0)
-    per_sample = 4 * np.asarray(jax.grad(lambda l: q1_generator_loss(l))(logits), dtype=float)
+    grad = q1_generator_loss.grad(logits)  # jax.grad of your loss, taken in your notebook's process
+    assert type(grad) is np.ndarray and grad.shape == (4,), "the gradient of the loss has the logits' shape [B]"
+    per_sample = 4 * grad.astype(float)
     d_fake = float(jax.nn.sigmoid(-8.0))
     assert np.allclose(per_sample, -(1 - d_fake), rtol=1e-3), (
         f"where D rejects the fakes (logit -8, D(G(z)) = {d_fake:.1e}) the non-saturating loss keeps a gradient of "
@@ -185,6 +192,8 @@ def test_q1_matches_genlab(q1_discriminator_loss, q1_generator_loss):
 
     k_r, k_f = jax.random.split(jax.random.key(3))
     real, fake = 3 * jax.random.normal(k_r, (64,)), 3 * jax.random.normal(k_f, (64,))
+    for loss in (q1_discriminator_loss(real, fake), q1_generator_loss(fake)):
+        assert type(loss) in (np.ndarray, np.float32, np.float64, float), "both losses return a number"
     d, want_d = float(q1_discriminator_loss(real, fake)), float(gan.discriminator_loss(real, fake, "non_saturating"))
     g, want_g = float(q1_generator_loss(fake)), float(gan.generator_loss(fake, "non_saturating"))
     assert abs(d - want_d) < 1e-4 * abs(want_d), \
@@ -260,9 +269,13 @@ def test_q2_real_data(q2_mode_coverage):
 
     x = np.asarray(RING8.sample(jax.random.key(0), 2500))
     out = q2_mode_coverage(x, RING8.centers, RING8.sigma)
-    assert isinstance(out, (tuple, list)) and len(out) == 2, \
+    assert type(out) in (tuple, list) and len(out) == 2, \
         f"q2_mode_coverage must return the pair (modes_covered, high_quality_fraction), got {type(out).__name__}"
     modes, hq = out
+    assert type(modes) in (int, np.int64, np.int32, np.ndarray) and np.ndim(modes) == 0, \
+        f"modes_covered is an int, not a {type(modes).__name__}"
+    assert type(hq) in (float, np.float64, np.float32, np.ndarray) and np.ndim(hq) == 0, \
+        f"high_quality_fraction is a float, not a {type(hq).__name__}"
     assert int(modes) == 8, f"real ring8 data covers all 8 modes, got {modes}"
     assert 0.97 < float(hq) <= 1.0, f"real data is about 98.9 % high quality (within 3 sigma), got {float(hq):.4g}"
 
@@ -274,7 +287,7 @@ def test_q2_three_sigma_rule(q2_mode_coverage):
     # one good sample at mode 0; mode 1 only has samples at 4 sigma; mode 2 none; one sample far away
     x = np.array([[0.02, 0.0], [1.04, 0.0], [1.0, -0.04], [5.0, 5.0]])
     out = q2_mode_coverage(x, centers, 0.01)
-    assert isinstance(out, (tuple, list)) and len(out) == 2, \
+    assert type(out) in (tuple, list) and len(out) == 2, \
         f"q2_mode_coverage must return the pair (modes_covered, high_quality_fraction), got {type(out).__name__}"
     modes, hq = out
     assert int(modes) == 1, ("samples 4 sigma from mode 1 are not high quality, so they do not cover it: "
@@ -302,7 +315,9 @@ def test_q2_matches_genlab(q2_mode_coverage):
             idx = rng.integers(0, k // 2 + 1, n)  # only some modes are used
             x = data.centers[idx] + spread * data.sigma * rng.normal(size=(n, 2))
             want = mode_stats(x, data.centers, data.sigma)
-            modes, hq = q2_mode_coverage(x, data.centers, data.sigma)
+            out = q2_mode_coverage(x, data.centers, data.sigma)
+            assert type(out) in (tuple, list) and len(out) == 2, "q2_mode_coverage returns (modes_covered, hq)"
+            modes, hq = out
             assert int(modes) == want.modes_covered, \
                 f"{data.name}, samples spread {spread} sigma: {want.modes_covered} modes are covered, not {modes}"
             assert abs(float(hq) - want.high_quality_fraction) < 1e-9, (
@@ -405,7 +420,8 @@ def test_q3_samples(q3_samples, q3_modes, q3_hq, q3_top_share):
     for name, value in (("q3_samples", q3_samples), ("q3_modes", q3_modes), ("q3_hq", q3_hq),
                         ("q3_top_share", q3_top_share)):
         assert value is not None and value is not Ellipsis, f"{name} is not set yet: compute it in the cell under Q3"
-    x = np.asarray(q3_samples, dtype=float)
+    assert type(q3_samples) is np.ndarray, f"q3_samples must be a NumPy array (np.asarray(...)), got {type(q3_samples).__name__}"
+    x = q3_samples.astype(float)
     assert x.shape == (2500, 2), f"q3_samples must be N_EVAL = 2500 points [2500, 2], got shape {x.shape}"
     assert np.isfinite(x).all(), "q3_samples holds NaN or inf: the generator diverged; train it again"
     assert 0 <= int(q3_modes) <= 8 and 0.0 <= float(q3_hq) <= 1.0, \
@@ -420,7 +436,8 @@ def test_q3_numbers_come_from_your_functions(q3_samples, q3_modes, q3_hq, q3_top
 
     from genlab.data.toy2d import RING8
 
-    x = np.asarray(q3_samples, dtype=float)
+    assert type(q3_samples) is np.ndarray, "q3_samples must be a NumPy array"
+    x = q3_samples.astype(float)
     modes, hq = q2_mode_coverage(x, RING8.centers, RING8.sigma)  # your Q2, right or wrong: Q3 grades only its use
     assert (int(q3_modes), float(q3_hq)) == (int(modes), float(hq)), \
         f"q3_modes, q3_hq must be your q2_mode_coverage of q3_samples, i.e. {(int(modes), float(hq))}"
@@ -431,14 +448,19 @@ def test_q3_numbers_come_from_your_functions(q3_samples, q3_modes, q3_hq, q3_top
 
 # %%
 # HIDDEN
-def test_q3_collapsed(q3_samples, q3_history, RUN):
+def test_q3_collapsed(q3_samples, q3_history):
     import numpy as np
 
     from genlab.data.toy2d import RING8
+    from genlab.grading.channel import Record
+    from genlab.grading.settings import for_preset
     from genlab.metrics.modes import mode_stats  # the reference metric judges the samples, not your Q2
 
-    assert int(q3_history.steps[-1]) == int(RUN["steps"]) >= 800, "train for RUN['steps'] steps with fit"
-    x = np.asarray(q3_samples, dtype=float)
+    steps = for_preset({"tiny": 1500, "cpu": 6000, "gpu": 10000})  # RUNS[...]["steps"], at the grader's preset
+    assert type(q3_history) is Record and type(q3_history.steps) is list, "q3_history is the History that fit returns"
+    assert q3_history.steps[-1] == steps, f"train for RUN['steps'] = {steps} steps with fit"
+    assert type(q3_samples) is np.ndarray, "q3_samples must be a NumPy array"
+    x = q3_samples.astype(float)
     s = mode_stats(x, RING8.centers, RING8.sigma)
     d2 = ((x[:, None] - RING8.centers[None]) ** 2).sum(-1)
     share = np.bincount(d2.argmin(1), minlength=8).max() / len(x)
@@ -527,7 +549,7 @@ def test_q4_pack_small(q4_pack):
     x = np.arange(12.0).reshape(6, 2)
     p = q4_pack(x, 3)
     assert p is not None, "q4_pack must return the packed array (a function without `return` gives None)"
-    p = np.asarray(p)
+    assert type(p) is np.ndarray, f"q4_pack returns an array, not a {type(p).__name__}"
     assert p.shape == (2, 6), f"[6, 2] packed by m = 3 is [2, 6] (B/m rows of m*d numbers), got {p.shape}"
     assert np.array_equal(p[0], [0, 1, 2, 3, 4, 5]), \
         f"row 0 of the packed batch is samples 0, 1, 2 one after the other: [0 1 2 3 4 5], got {p[0]}"
@@ -538,7 +560,8 @@ def test_q4_samples(q4_samples, q4_modes, q4_top_share):
 
     for name, value in (("q4_samples", q4_samples), ("q4_modes", q4_modes), ("q4_top_share", q4_top_share)):
         assert value is not None and value is not Ellipsis, f"{name} is not set yet: compute it in the cell under Q4"
-    x = np.asarray(q4_samples, dtype=float)
+    assert type(q4_samples) is np.ndarray, f"q4_samples must be a NumPy array (np.asarray(...)), got {type(q4_samples).__name__}"
+    x = q4_samples.astype(float)
     assert x.shape == (2500, 2) and np.isfinite(x).all(), f"q4_samples must be 2500 finite points [2500, 2], got {x.shape}"
     assert 0 <= int(q4_modes) <= 8 and 1 / 8 <= float(q4_top_share) <= 1.0, \
         f"q4_modes counts modes (0..8), q4_top_share is a fraction >= 1/8; got {q4_modes} and {q4_top_share}"
@@ -553,7 +576,9 @@ def test_q4_pack_matches_genlab(q4_pack):
 
     x = np.asarray(jax.random.normal(jax.random.key(1), (24, 2)))
     for m in (1, 2, 4, 8):
-        assert np.allclose(np.asarray(q4_pack(x, m)), np.asarray(pack(x, m))), \
+        got = q4_pack(x, m)
+        assert type(got) is np.ndarray and got.shape == (24 // m, 2 * m), f"q4_pack(x, {m}) of 24 samples is [{24 // m}, {2 * m}]"
+        assert np.allclose(got, np.asarray(pack(x, m))), \
             f"q4_pack(x, {m}) of 24 samples: row i must be samples i*m .. i*m + m - 1 concatenated"
     try:
         q4_pack(x, 5)
@@ -569,7 +594,8 @@ def test_q4_numbers_come_from_your_functions(q4_samples, q4_modes, q4_hq, q4_top
 
     from genlab.data.toy2d import RING8
 
-    x = np.asarray(q4_samples, dtype=float)
+    assert type(q4_samples) is np.ndarray, "q4_samples must be a NumPy array"
+    x = q4_samples.astype(float)
     modes, hq = q2_mode_coverage(x, RING8.centers, RING8.sigma)  # your Q2, right or wrong: Q4 grades only its use
     assert (int(q4_modes), float(q4_hq)) == (int(modes), float(hq)), \
         f"q4_modes, q4_hq must be your q2_mode_coverage of q4_samples, i.e. {(int(modes), float(hq))}"
@@ -580,22 +606,27 @@ def test_q4_numbers_come_from_your_functions(q4_samples, q4_modes, q4_hq, q4_top
 
 # %%
 # HIDDEN
-def test_q4_packing_covers_more(q4_samples, q4_history, q3_samples, RUN, PRESET):
+def test_q4_packing_covers_more(q4_samples, q4_history, q3_samples):
     import numpy as np
 
     from genlab.data.toy2d import RING8
+    from genlab.grading.channel import Record
+    from genlab.grading.settings import for_preset, preset
     from genlab.metrics.modes import mode_stats  # the reference metric judges the samples, not your Q2
 
-    assert int(q4_history.steps[-1]) == int(RUN["steps"]) >= 800, "train for RUN['steps'] steps with fit"
-    x4, x3 = np.asarray(q4_samples, dtype=float), np.asarray(q3_samples, dtype=float)
+    steps = for_preset({"tiny": 1500, "cpu": 6000, "gpu": 10000})  # RUNS[...]["steps"], at the grader's preset
+    assert type(q4_history) is Record and type(q4_history.steps) is list, "q4_history is the History that fit returns"
+    assert q4_history.steps[-1] == steps, f"train for RUN['steps'] = {steps} steps with fit"
+    assert type(q4_samples) is np.ndarray and type(q3_samples) is np.ndarray, "q3_samples and q4_samples are NumPy arrays"
+    x4, x3 = q4_samples.astype(float), q3_samples.astype(float)
     s4, s3 = mode_stats(x4, RING8.centers, RING8.sigma), mode_stats(x3, RING8.centers, RING8.sigma)
     d2 = ((x4[:, None] - RING8.centers[None]) ** 2).sum(-1)
     share = np.bincount(d2.argmin(1), minlength=8).max() / len(x4)
     assert share <= 0.25, f"PacGAN4 should spread its samples over the modes (largest share {share:.2f}, expected <= 0.25)"
     assert s4.modes_covered > s3.modes_covered, \
         f"packing should cover more modes than the vanilla GAN ({s4.modes_covered} vs {s3.modes_covered})"
-    need = {"tiny": 3, "cpu": 6, "gpu": 7}[str(PRESET)]
-    assert s4.modes_covered >= need, f"PacGAN4 covers {s4.modes_covered} modes at {PRESET}, expected >= {need}"
+    need = for_preset({"tiny": 3, "cpu": 6, "gpu": 7})
+    assert s4.modes_covered >= need, f"PacGAN4 covers {s4.modes_covered} modes at {preset()}, expected >= {need}"
 
 # %% [raw]
 # # END TESTS
@@ -693,6 +724,7 @@ def test_q5_blown_up_run(q5_classify):
     metrics["d_loss"][-1] = float("nan")
     evals = [{"step": 50, "modes_covered": 8, "n_modes": 8, "high_quality_fraction": 0.9}]
     got = q5_classify(History(steps=list(range(1, n + 1)), metrics=metrics, evals=evals))
+    assert type(got) is str, f"q5_classify returns a str, not a {type(got).__name__}"
     assert got == "divergence", f"a NaN in the metrics means the run blew up: 'divergence' (rule 1), not {got!r}"
 
 # %%
@@ -704,6 +736,7 @@ def test_q5_discriminator_wins(q5_classify):
     metrics = {"d_real": d_real, "d_fake": d_fake, "grad_norm_g": [1.0] * n, "d_loss": [1.3] * n}
     evals = [{"step": s, "modes_covered": 1, "n_modes": 8, "high_quality_fraction": 0.9} for s in (100, 200)]
     got = q5_classify(History(steps=list(range(1, n + 1)), metrics=metrics, evals=evals))
+    assert type(got) is str, f"q5_classify returns a str, not a {type(got).__name__}"
     assert got == "divergence", (f"D(x) ~ 1 and D(G(z)) ~ 0 over the last 10 % means D won and G's gradient vanished "
                                  f"(Q1): 'divergence', checked before mode collapse; got {got!r}")
 
@@ -732,7 +765,7 @@ def test_q5_synthetic_runs(q5_classify):
         (wins, flat, 1, "mode collapse", "D(x) alone near 1 is not divergence"),
     ):
         got = q5_classify(run(d_real, d_fake, modes))
-        assert got == want, f"{why}: expected {want!r}, got {got!r}"
+        assert type(got) is str and got == want, f"{why}: expected {want!r}, got {got!r}"
 
 # %%
 # HIDDEN
@@ -753,12 +786,12 @@ def test_q5_recorded_runs(q5_classify, q5_labels):
 
     runs = sorted(shipped("gan_runs").glob("*.json"))
     assert runs, "no recorded runs in data/gan_runs"
-    assert isinstance(q5_labels, dict), "q5_labels must be the dict {run name: q5_classify(history)}"
+    assert type(q5_labels) is dict, "q5_labels must be the dict {run name: q5_classify(history)}"
     for path in runs:
         h = load_history(path)
         got, want = q5_classify(h), rules(h)
-        assert got == want, f"recorded run {path.stem}: the rules of Q5 give {want!r}, q5_classify says {got!r}"
-        assert q5_labels.get(path.stem) == got, f"q5_labels[{path.stem!r}] must be q5_classify of that run ({got!r})"
+        assert type(got) is str and got == want, f"recorded run {path.stem}: the rules of Q5 give {want!r}, q5_classify says {got!r}"
+        assert type(q5_labels.get(path.stem)) is str and q5_labels.get(path.stem) == got, f"q5_labels[{path.stem!r}] must be q5_classify of that run ({got!r})"
 
 # %% [raw]
 # # END TESTS
@@ -861,7 +894,7 @@ def test_q6_one_step(q6_dirac_step):
     import numpy as np
 
     out = q6_dirac_step(1.0, 1.0, 0.1, 0.0)
-    assert isinstance(out, (tuple, list)) and len(out) == 2, \
+    assert type(out) in (tuple, list) and len(out) == 2, \
         f"q6_dirac_step must return the pair (theta, psi), got {type(out).__name__}"
     s = 1 / (1 + np.exp(1.0))  # f'(1) = sigma(-1)
     want = (1 - 0.1 * s, 1 + 0.1 * s)
@@ -871,8 +904,12 @@ def test_q6_one_step(q6_dirac_step):
 
 # %%
 def test_q6_r1_converges(q6_norm_plain, q6_norm_r1):
+    import numpy as np
+
     for name, value in (("q6_norm_plain", q6_norm_plain), ("q6_norm_r1", q6_norm_r1)):
         assert value is not None and value is not Ellipsis, f"{name} is not set yet: compute it in the cell under Q6"
+        assert type(value) in (float, np.float64, np.float32, np.ndarray) and np.ndim(value) == 0, \
+            f"{name} is a float, not a {type(value).__name__}"
     assert float(q6_norm_plain) > 2 ** 0.5, (f"without R1 simultaneous steps spiral away from (0, 0): the distance "
                                             f"grows beyond its start sqrt(2), got {float(q6_norm_plain):.3g}")
     assert float(q6_norm_r1) < 1e-2, ("with R1 (gamma = 0.3) the game converges to (0, 0): the distance after 500 "
@@ -897,7 +934,10 @@ def test_q6_matches_genlab(q6_dirac_step):
 # %%
 # HIDDEN
 def test_q6_distance_after_500_steps(q6_norm_plain):
+    import numpy as np
+
     # shared/REFERENCES.md (Mescheder et al. 2018): 2.25 after 500 steps without R1
+    assert type(q6_norm_plain) in (float, np.float64, np.float32, np.ndarray), "q6_norm_plain is a float"
     assert abs(float(q6_norm_plain) - 2.25) < 0.02 * 2.25, \
         f"without R1, 500 steps from (1, 1) end at distance 2.25 from (0, 0), got {float(q6_norm_plain):.4g}"
 

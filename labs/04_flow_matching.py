@@ -13,6 +13,7 @@
 #   variable: SEED
 #   autograder_value: 42
 #   student_value: 42
+# verdicts: in-process     # tests still run in the student's process (not moved to the trusted format yet)
 
 # %% [markdown]
 # # Lab 04: Fluss statt Rauschen — flow matching, the exact field, and reflow

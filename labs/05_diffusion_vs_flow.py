@@ -13,6 +13,7 @@
 #   variable: SEED
 #   autograder_value: 42
 #   student_value: 42
+# verdicts: in-process     # tests still run in the student's process (not moved to the trusted format yet)
 
 # %% [markdown]
 # # Lab 05: Diffusion vs Flow, gemessen

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -18,6 +19,13 @@ from genlab.grading.sandbox import Limits
 
 pytestmark = pytest.mark.slow
 LIMITS = Limits(timeout_s=120, memory_mb=2000)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def tiny():
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GENLAB_PRESET", "tiny")  # the fixture submissions train STEPS = 50, the tiny preset's
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +44,7 @@ def test_private_tests_join_the_bundle_as_hidden_tests_only(with_private):
     assert hidden == {"test_q1_shape": False, "test_q1_values": True, "test_q1_private_symmetric": True}
     student = "\n".join(p.read_text() for p in lab.student.parent.rglob("*") if p.is_file())
     assert "private" not in student
-    assert lab.solutions.total == lab.solutions.possible == 7  # the private test passes on the solutions
+    assert lab.solutions.total == lab.solutions.possible == 8  # the private test passes on the solutions
 
 
 def test_otter_zip_carries_the_private_tests(with_private):
@@ -123,12 +131,13 @@ def test_setup_cell_is_harmless_offline_and_writes_public_tests(with_private, tm
     setup = "".join(nb["cells"][0]["source"])
     assert "genlab_setup" in nb["cells"][0]["metadata"]["tags"]
     env = {"PATH": "/nonexistent", "HOME": str(tmp_path), "no_proxy": "*", "https_proxy": "http://127.0.0.1:9"}
+    env.update({k: v for k, v in os.environ.items() if k == "PYTHONPATH"})  # the genlab under test (a worktree)
     code = setup + "\nimport numpy as np\nq2_samples = np.zeros(1000)\nprint(grader.check('q2').passed_all)"
     code += "\nprint(type(grader).__name__)"
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split()[-2:] == ["True", "Notebook"]  # the public Q2 test passes; no hidden test runs
-    assert sorted(p.name for p in (tmp_path / "tests").iterdir()) == ["q1.py", "q2.py", "q3.py"]
+    assert sorted(p.name for p in (tmp_path / "tests").iterdir()) == ["q1.py", "q2.py", "q3.py", "q4.py"]
     assert "hidden=True" not in (tmp_path / "tests" / "q1.py").read_text()
 
 
@@ -139,5 +148,5 @@ def test_grade_cli_finds_the_lab_from_the_notebook(with_private, tmp_path):
     rc = main(["grade", str(notebook), "--out", str(out), "--dist", str(dist), "--timeout", "120", "--memory", "2000"])
     assert rc == 0
     [row] = list(csv.DictReader(out.open()))
-    assert row["student"] == "alice" and row["total"] == "7" and row["lab"] == "fixture_lab"
+    assert row["student"] == "alice" and row["total"] == "8" and row["lab"] == "fixture_lab"
     assert (tmp_path / "grades_feedback" / "alice.md").is_file()

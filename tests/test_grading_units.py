@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from grading_helpers import FIXTURE_LAB, PRIVATE_TESTS
 
-from genlab.grading import guard, labs, sandbox
+from genlab.grading import guard, labs
 from genlab.grading.assign import AssignError, master_notebook
 from genlab.grading.harness import cell_code
 from genlab.grading.private import merge_private
@@ -144,42 +144,80 @@ def test_audit_hook_confines_files_and_processes(tmp_path):
     assert (denied / "q1.py").read_text() == "secret" and not (tmp_path / "b.txt").exists()
 
 
-def _channel(results=(), readies=1, breaches=()):
-    return SimpleNamespace(results=list(results), readies=readies, breaches=list(breaches))
+def _no_functions(i, name):
+    raise AssertionError("no function expected")
 
 
-def _bundle():
-    from otter.test_files.exception_test import ExceptionTestFile
+def test_channel_round_trip_gives_exact_plain_types():
+    import jax.numpy as jnp
 
-    src = "from otter.test_files import test_case\nOK_FORMAT = False\nname = 'q1'\npoints = 1\n"
-    src += "@test_case()\ndef test_a(x):\n    assert x\n"
-    return SimpleNamespace(questions=("q1",), test_files=lambda: {"q1": ExceptionTestFile.from_string(src)})
+    from genlab.grading import channel
+    from genlab.train.history import History
 
-
-@pytest.mark.parametrize(
-    "results, problem",
-    [
-        ([{"nonce": "n", "cases": {"q1": [{"name": "q1 - 1", "passed": True}]}}] * 2, "2 result messages"),
-        ([{"nonce": "forged", "cases": {"q1": [{"name": "q1 - 1", "passed": True}]}}], "does not answer"),
-        ([{"nonce": "n", "cases": {"q1": [{"name": "other", "passed": True}]}}], "test cases"),
-        ([{"nonce": "n", "cases": {"q9": []}}], "questions"),
-    ],
-)
-def test_protocol_breaches_are_flagged_as_tampering(results, problem):
-    report = sandbox._conclude(_channel(results), 0, None, "", _bundle(), "n")
-    assert report.status == "tampering" and report.cases is None
-    assert problem in report.notes[0]
+    value = {"a": [1, 2.5, True, None, "s"], ("t", 1): (np.arange(6, dtype=np.float32).reshape(2, 3), ...),
+             "scalar": np.float64(1.5), "jax": jnp.ones(3), "big": 2**70,
+             "history": History(steps=[1, 2], metrics={"loss": [1.0, 0.5]})}
+    wire = json.loads(json.dumps(channel.encode(value)))  # through JSON, as on the pipe
+    out = channel.decode(wire, _no_functions)
+    assert out["a"] == [1, 2.5, True, None, "s"] and out["big"] == 2**70 and out[("t", 1)][1] is Ellipsis
+    array = out[("t", 1)][0]
+    assert type(array) is np.ndarray and array.dtype == np.float32 and array.shape == (2, 3)
+    assert type(out["scalar"]) is np.float64 and type(out["jax"]) is np.ndarray
+    assert out["history"].steps == [1, 2] and out["history"]["metrics"] == {"loss": [1.0, 0.5]}
 
 
-def test_a_clean_result_is_accepted():
-    result = {"nonce": "n", "status": "ok", "cases": {"q1": [{"name": "q1 - 1", "passed": True, "message": ""}]}}
-    report = sandbox._conclude(_channel([result]), 0, None, "", _bundle(), "n")
-    assert report.status == "ok" and report.cases["q1"][0]["passed"]
+def test_channel_strips_lying_subclasses_and_hides_objects():
+    from genlab.grading import channel
+
+    class LiarStr(str):
+        def __eq__(self, other):
+            return True
+
+        __hash__ = str.__hash__
+
+    class LiarFloat(float):
+        def __lt__(self, other):
+            return True
+
+    out = channel.decode(channel.encode([LiarStr("no"), LiarFloat(2.0), object()]), _no_functions)
+    assert type(out[0]) is str and out[0] != "yes"
+    assert type(out[1]) is float and not out[1] < 1.0
+    assert type(out[2]) is channel.Opaque
 
 
-def test_a_killed_child_is_explained():
-    report = sandbox._conclude(_channel([], readies=0), -9, None, "", _bundle(), "n")
-    assert report.status == "memory" and "SIGKILL" in report.notes[0]
+@pytest.mark.parametrize("node, problem", [
+    ({"t": "array", "dtype": "|O", "shape": [1], "data": "", "jax": False, "scalar": False}, "dtype"),
+    ({"t": "array", "dtype": "<f4", "shape": [3], "data": "AAAAAA==", "jax": False, "scalar": False}, "bytes"),
+    ({"t": "tuple", "v": [], "extra": 1}, "keys"),
+    ({"t": "pickle", "v": "gASV"}, "unknown form"),
+    ({"t": "dict", "v": [[[1], 2]]}, "dict key"),
+])
+def test_channel_refuses_what_is_not_plain_data(node, problem):
+    from genlab.grading import channel
+
+    with pytest.raises(channel.ChannelError, match=problem):
+        channel.decode(node, _no_functions)
+
+
+def test_isolation_describes_what_is_active_and_what_is_not():
+    from genlab.grading.isolation import Isolation
+
+    partial = Isolation(("mount", "pid"), {"net": "refused here: x", "user": "not root"})
+    text = partial.describe()
+    assert "pid ns" in text and "NO net (refused here: x)" in text and "NO user (not root)" in text
+    assert not partial.full
+    none = Isolation((), {"mount": "no unshare", "pid": "no unshare", "net": "no unshare", "user": "no unshare"})
+    assert none.command(["python", "x"], ["/hide"], "") == ["python", "x"]
+    assert "NO mount (no unshare)" in none.describe()
+
+
+def test_student_errors_keep_their_builtin_type():
+    from genlab.grading.verdict import StudentError, _student_error
+
+    error = _student_error("ValueError", "batch size 24 is not a multiple of 5")
+    assert isinstance(error, ValueError) and isinstance(error, StudentError)
+    other = _student_error("MyOwnError", "boom")
+    assert isinstance(other, StudentError) and not isinstance(other, ValueError) and "MyOwnError" in str(other)
 
 
 def test_cli_reports_unknown_lab_and_missing_submissions(tmp_path, capsys):
@@ -237,3 +275,54 @@ def test_feedback_sentence_keeps_the_reason_and_drops_the_code():
     assert one_sentence("Error at line 3 in test q2:\n  assert x\nAssertionError: ") == \
         "the test's check failed (it gives no reason)"
     assert one_sentence("not graded: time limit reached") == "not graded: time limit reached"
+
+
+def test_the_students_own_check_sees_plain_data_like_grading(tmp_path, monkeypatch):
+    """grader.check in the notebook gives the tests the same plain data (and proxies) as grading does."""
+    import jax.numpy as jnp
+
+    from genlab.grading.student import local_grader
+
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "q1.py").write_text(textwrap.dedent('''
+        from otter.test_files import test_case
+        OK_FORMAT = False
+        name = "q1"
+        points = 1
+
+        @test_case()
+        def test_q1(side, samples):
+            import numpy as np
+            assert type(samples) is np.ndarray and samples.shape == (3,)
+            got = side(1.0)
+            assert type(got) is str and got == "above"
+            try:
+                side(None)
+            except ValueError:
+                pass
+            else:
+                raise AssertionError("side(None) must raise ValueError")
+    '''))
+
+    class LiarStr(str):
+        def __eq__(self, other):
+            return True
+
+        __hash__ = str.__hash__
+
+    def honest(x):
+        if x is None:
+            raise ValueError("no x")
+        return "above"
+
+    monkeypatch.chdir(tmp_path)
+    grader = local_grader("tests")
+    assert grader.check("q1", global_env={"side": honest, "samples": jnp.zeros(3)}).passed_all
+    assert not grader.check("q1", global_env={"side": lambda x: LiarStr("no"), "samples": jnp.zeros(3)}).passed_all
+
+
+def test_for_preset_reads_the_graders_preset(monkeypatch):
+    from genlab.grading.settings import for_preset, preset
+
+    monkeypatch.setenv("GENLAB_PRESET", "tiny")
+    assert preset() == "tiny" and for_preset({"tiny": 50, "cpu": 200, "gpu": 200}) == 50

@@ -35,6 +35,11 @@ ENFORCED = {
 }
 
 
+# Where a lab's tests run: "trusted" (the grader's process, plain data from the student's; labs/README.md)
+# or "in-process" (otter in the student's process: the old format, for labs not moved yet).
+VERDICTS = ("trusted", "in-process")
+
+
 class AssignError(RuntimeError):
     """A master that cannot become a lab (bad format, failing solutions, leaks)."""
 
@@ -68,9 +73,13 @@ def master_notebook(master: Path):
     config = yaml.safe_load(configs[0].source.partition("\n")[2]) or {}
     if config.setdefault("name", master.stem) != master.stem:
         raise AssignError(f"{master}: config name {config['name']!r} must equal the file name {master.stem!r}")
+    verdicts = config.pop("verdicts", "trusted")
+    if verdicts not in VERDICTS:
+        raise AssignError(f"{master}: verdicts must be one of {', '.join(VERDICTS)}, not {verdicts!r}")
     config.update(ENFORCED)
     configs[0].source = "# ASSIGNMENT CONFIG\n" + yaml.safe_dump(config, sort_keys=False)
     _check_test_names(nb, master)
+    config["verdicts"] = verdicts  # genlab's own key: kept out of otter's config cell
     return nb, config
 
 
@@ -233,6 +242,7 @@ def build_lab(
         "seed": otter_config.get("seed"),
         "questions": questions,
         "private_tests": added,
+        "verdicts": config["verdicts"],
     }
     (bundle_dir / MANIFEST).write_text(json.dumps(manifest, indent=1))
     bundle = load_bundle(bundle_dir)

@@ -2,7 +2,7 @@
 
 Layout::
 
-    genlab_bundle.json    lab name, seed, questions in order
+    genlab_bundle.json    lab name, seed, questions in order, verdicts (trusted | in-process)
     tests/<q>.py          otter exception-based test files, hidden and private tests included
     <lab>.ipynb           the solution notebook (graded in ``genlab assign`` and the CI gate)
     <lab>-autograder_*.zip  otter's own Gradescope zip (same tests)
@@ -29,6 +29,12 @@ class Bundle:
     seed: int | None
     questions: tuple[str, ...]
     sources: dict[str, str]  # question -> test file source
+    verdicts: str = "trusted"  # trusted: tests run in the grader; in-process: the old format (labs 03-05)
+
+    @property
+    def legacy(self) -> bool:
+        """Tests in the old format: run by otter in the student's own process."""
+        return self.verdicts != "trusted"
 
     @property
     def solution_notebook(self) -> Path:
@@ -85,4 +91,5 @@ def load_bundle(root: Path) -> Bundle:
         seed=manifest.get("seed"),
         questions=questions,
         sources=sources,
+        verdicts=manifest.get("verdicts", "in-process"),  # bundles from before the trusted format
     )

@@ -55,7 +55,7 @@ def _cmd_grade(args: argparse.Namespace) -> int:
         grade_batch(
             [Path(p) for p in args.submissions], Path(args.out), lab=args.lab,
             dist=Path(args.dist) if args.dist else None, limits=limits,
-            results_json=args.results_json, feedback_dir=args.feedback,
+            results_json=args.results_json, feedback_dir=args.feedback, require_isolation=args.require_isolation,
         )  # fmt: skip
     except (FileNotFoundError, ValueError) as exc:
         print(f"genlab grade: {exc}", file=sys.stderr)
@@ -88,4 +88,6 @@ def add_parsers(sub) -> None:
     p.add_argument("--feedback", type=Path, default=None, help="feedback folder (default: <out>_feedback/)")
     p.add_argument("--timeout", type=float, default=900.0, help="seconds per submission (default 900)")
     p.add_argument("--memory", type=int, default=4096, help="MB per submission (default 4096; 0: no limit)")
+    p.add_argument("--require-isolation", action="store_true",
+                   help="refuse to grade unless every isolation mechanism works here (mount, pid, net, user)")
     p.set_defaults(func=_cmd_grade)

@@ -66,12 +66,29 @@ def grade_batch(
     limits: Limits = Limits(),
     results_json: bool = False,
     feedback_dir: Path | None = None,
+    require_isolation: bool = False,
     log=print,
 ) -> list[res.Graded]:
-    """Grade every submission (each in its own process), write the CSV and one feedback per student."""
+    """Grade every submission (each in its own process), write the CSV and one feedback per student.
+
+    The isolation this machine allows is probed once, printed, and recorded for every submission;
+    ``require_isolation`` refuses to grade (ValueError) when a mechanism is missing.
+    """
+    from genlab.grading import isolation as iso
+    from genlab.grading.process import become_subreaper
+    from genlab.grading.sandbox import _matplotlib_cache
+
     out_csv = Path(out_csv).resolve()
     feedback_dir = Path(feedback_dir or out_csv.with_name(out_csv.stem + "_feedback")).resolve()
     todo = collect(submissions)
+    jail = iso.probe(_matplotlib_cache())
+    log(f"[genlab grade] isolation of every submission: {jail.describe()}")
+    if not jail.full:
+        missing = ", ".join(f"{m} ({why})" for m, why in jail.missing.items())
+        if require_isolation:
+            raise ValueError(f"isolation required, but this machine lacks: {missing}")
+        log(f"[genlab grade] WARNING: grading with weaker isolation; missing: {missing} (see docs/instructors.md)")
+    become_subreaper()  # orphans of a submission come back to us and are killed with its run
     bundles: dict[str, Bundle] = {}
     deny = [Path(p).resolve() for p in submissions] + [feedback_dir, out_csv]
     graded = []
@@ -86,9 +103,9 @@ def grade_batch(
         bundle = bundles[key]
         start = time.monotonic()
         if problem:  # zero points, and a status that says why, not "ok"
-            report = RunReport("invalid", None, notes=[problem])
+            report = RunReport("invalid", None, notes=[problem], isolation="not run")
         else:
-            report = run_submission(notebook, bundle, limits, deny)
+            report = run_submission(notebook, bundle, limits, deny, isolation=jail)
         g = res.score(student, notebook, bundle, report)
         graded.append(g)
         slug = student.replace("/", "__")
@@ -98,7 +115,7 @@ def grade_batch(
             (feedback_dir / f"{slug}.results.json").write_text(json.dumps(res.gradescope_results(g), indent=1))
         log(
             f"[genlab grade] {student}: {g.total:.4g}/{g.possible:.4g} ({report.status}) "
-            f"in {time.monotonic() - start:.1f} s"
+            f"in {time.monotonic() - start:.1f} s" + (f"; {report.notes[0][:120]}" if report.status != "ok" and report.notes else "")
         )
     res.write_csv(out_csv, graded)
     log(f"[genlab grade] {len(graded)} submissions -> {out_csv} (feedback in {feedback_dir})")

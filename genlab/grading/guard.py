@@ -1,9 +1,14 @@
-"""Guards for the grading child process: an audit hook, and snapshots of trusted modules.
+"""Guards inside the student's process: an audit hook, and snapshots of trusted modules.
+
+They are conveniences, not the defence: the verdicts are computed in the grader's process
+(:mod:`genlab.grading.verdict`) and the student's process is isolated by the operating system
+(:mod:`genlab.grading.isolation`). Here they keep the student side's own serving code working and
+make refusals visible in the feedback.
 
 The audit hook (PEP 578) is installed before any student code runs and can never be removed:
 
 - writes, deletions, renames and permission changes are allowed only inside the submission's
-  temporary folder (``/dev/null`` too);
+  work folder (``/dev/null`` too);
 - reading or listing the denied folders (the autograder bundle, the other submissions, the
   output folder) fails;
 - starting processes, signalling other processes, opening sockets, adding audit hooks,
@@ -12,11 +17,12 @@ The audit hook (PEP 578) is installed before any student code runs and can never
 Every refusal raises ``PermissionError`` in the student's cell (and is recorded), so the cell
 fails like any other error and grading carries on.
 
-``snapshot()`` records the attributes of trusted modules (numpy, jax.numpy, math, builtins,
+``Snapshot`` records the attributes of trusted modules (numpy, jax.numpy, math, builtins,
 otter's test classes, genlab) and of the classes they define; ``restore()`` puts them back
-before the tests run, so monkeypatching ``np.allclose`` or ``test_case.call_func`` changes
-nothing. Limits: code reached through ``ctypes`` and C extensions bypasses audit hooks, and a
-student function called *by a test* runs while the tests are in memory.
+after the cells, so the code that answers the grader's requests (and, for labs still in the
+in-process format, otter's tests) works even when a cell monkeypatched ``np.asarray`` or
+``builtins.float``. Limits: code reached through ``ctypes``, ``dir_fd`` and C extensions bypasses
+audit hooks, and private modules (``numpy.testing._private``) are not snapshotted.
 """
 
 from __future__ import annotations

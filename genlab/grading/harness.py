@@ -1,19 +1,28 @@
-"""The grading child process: ``python -m genlab.grading.harness RESULT_FD``.
+"""The student's side of grading: ``python -m genlab.grading.harness MESSAGE_FD``.
 
-Protocol (the parent is :mod:`genlab.grading.sandbox`):
+It runs inside the isolation of :mod:`genlab.grading.isolation` and never sees a test. Protocol (the
+trusted side is :mod:`genlab.grading.sandbox` and :mod:`genlab.grading.verdict`):
 
-1. stdin, first line: a JSON job (notebook, workdir, seed, deadlines, modules to preload,
-   folders to deny, cells to skip).
-2. The child preloads the modules the tests import, installs the audit hook
-   (:mod:`genlab.grading.guard`), snapshots the trusted modules, and executes the notebook's
-   code cells in one namespace (magics and shell lines skipped, ``SEED`` set before each cell
-   like otter does). Before each cell it reports ``{"type": "cell", "index": i}``.
-3. It restores the trusted modules, reports ``{"type": "ready"}``, and only then receives the
-   tests (second stdin line): top-level student code never has the tests within reach.
-4. It runs every test case with otter's exception-test classes against the final namespace
-   (the student's ``grader`` object plays no part) and reports one ``{"type": "result"}`` line.
+1. stdin, first line: a JSON job (the notebook itself, seed, deadlines, modules to preload, folders
+   the audit hook denies, cells to skip).
+2. It writes the notebook into its work folder, installs the audit hook (:mod:`genlab.grading.guard`),
+   and executes the code cells in one namespace (magics and shell lines skipped, ``SEED`` set before
+   each cell like otter does), reporting ``{"type": "cell", "index": i}`` before each.
+3. It restores the trusted modules it snapshotted before the cells (numpy, builtins, ...: the code that
+   answers must work even when a cell patched them), reports ``{"type": "ready", ...}`` (cell errors,
+   notes, refusals, what was restored) and then answers requests, one
+   JSON line each on stdin, with one ``{"type": "response", "id": ...}`` each, in the no-pickle format
+   of :mod:`genlab.grading.channel`:
 
-Messages go to a pipe the parent created, never to a file.
+   - ``{"op": "get", "name": n}``: the value of ``n`` in the namespace (functions as handles);
+   - ``{"op": "call", "fn": h, "args": [...], "kwargs": {...}}``: call a function handle;
+   - ``{"op": "grad", "fn": h, "args": [...], "argnums": 0}``: ``jax.grad`` of a handle, at ``args``;
+   - ``{"op": "legacy_tests", "sources": {...}, "seconds": s}``: labs still in the old format only:
+     run otter's tests here, in the student's process;
+   - ``{"op": "bye"}``: the last refusals, then exit.
+
+Nothing it sends is a verdict: the trusted side decides pass or fail from plain data. Messages go to a
+pipe the parent created; stdout and stderr (flushed before exit) are the student's log.
 """
 
 from __future__ import annotations
@@ -192,18 +201,100 @@ def _limit_resources(memory_mb: int) -> None:
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a too-big file fails the write, not the process
 
 
-def main(result_fd: int) -> None:
+class _Handles:
+    """Functions the trusted side may call, by number (it never gets the objects themselves)."""
+
+    def __init__(self):
+        self.objects: list = []
+
+    def encode(self, obj) -> dict:
+        for i, known in enumerate(self.objects):
+            if known is obj:
+                break
+        else:
+            self.objects.append(obj)
+            i = len(self.objects) - 1
+        return {"t": "function", "id": i, "name": str(getattr(obj, "__name__", type(obj).__name__))[:200]}
+
+    def get(self, i, name=""):
+        if not 0 <= i < len(self.objects):
+            raise LookupError(f"no function handle {i}")
+        return self.objects[i]
+
+
+def serve(ns, send, requests, report, handles):
+    """Answer the trusted side's requests until ``bye`` (or stdin closes)."""
+    from genlab.grading import channel
+
+    def decode(node):
+        return channel.decode(node, handles.get, channel.rebuild_record, channel.student_array)
+
+    for raw in requests:
+        try:
+            request = channel.loads(raw)
+            rid, op = request.get("id"), request.get("type")
+        except channel.ChannelError:
+            continue
+        if op == "bye":
+            send({"type": "response", "id": rid, "ok": {"refusals": list(report["refusals"])[-200:]}})
+            return
+        try:
+            if op == "get":
+                name = request["name"]
+                value = ns[name] if name in ns else None
+                out = {"ok": channel.encode(value, handles.encode), "missing": name not in ns}
+            elif op == "call":
+                fn = handles.get(request["fn"])
+                args = decode(request["args"])
+                kwargs = decode(request["kwargs"])
+                out = {"ok": channel.encode(fn(*args, **kwargs), handles.encode)}
+            elif op == "grad":
+                import jax
+
+                fn = handles.get(request["fn"])
+                args = decode(request["args"])
+                out = {"ok": channel.encode(jax.grad(fn, argnums=request.get("argnums", 0))(*args), handles.encode)}
+            elif op == "legacy_tests":
+                cases = run_tests(request["sources"], ns, request["seconds"])
+                out = {"ok": channel.encode({"cases": cases, "restored": report["restored"]})}
+            else:
+                out = {"error": {"type": "LookupError", "message": f"unknown request {op!r}"}}
+        except BaseException as exc:  # noqa: BLE001 - the student's function may raise anything
+            out = {"error": {"type": type(exc).__name__, "message": _short(exc, 2000)}}
+        try:
+            send({"type": "response", "id": rid, **out})
+        except Exception as exc:  # noqa: BLE001 - e.g. NaN in a dict key: say so instead of hanging
+            send({"type": "response", "id": rid, "error": {"type": "ChannelError", "message": _short(exc)}})
+
+
+def main(message_fd: int) -> None:
     write, dumps, exit_now, stdin = os.write, json.dumps, os._exit, sys.stdin
 
     def send(message):
-        data = (dumps(message) + "\n").encode()
+        data = (dumps(message, allow_nan=True, separators=(",", ":")) + "\n").encode()
         while data:
-            data = data[write(result_fd, data) :]
+            data = data[write(message_fd, data) :]
 
-    job = json.loads(stdin.readline())
+    def finish(code=0):
+        for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+            try:
+                stream.flush()
+            except Exception:  # noqa: BLE001 - a student may have replaced or closed them
+                pass
+        exit_now(code)
+
+    job = json.loads(stdin.buffer.readline())  # binary, as the requests later: nothing stays in a text buffer
     _limit_resources(job.get("memory_mb", 0))
+    workdir = job["workdir"]
+    os.makedirs(workdir, exist_ok=True)
+    os.chdir(workdir)
+    notebook = os.path.join(workdir, "submission.ipynb")
+    with open(notebook, "w", encoding="utf-8") as f:
+        f.write(job["notebook_text"])
     _fast_imports()
-    for name in ["numpy", "numpy.testing", "jax", "jax.numpy", "otter.test_files"] + job.get("preload", []):
+    for name in ["numpy", "numpy.testing", "jax", "jax.numpy", "otter.test_files", "genlab.grading.channel"] + job.get(
+        "preload", []
+    ):
         try:
             __import__(name)
         except Exception:
@@ -215,33 +306,30 @@ def main(result_fd: int) -> None:
     from genlab.grading import guard
 
     report = {"status": "ok", "notes": [], "cell_errors": [], "refusals": [], "restored": []}
-    guard.install_audit_hook(job["workdir"], job.get("deny", []), report["refusals"])
-    snapshot = guard.Snapshot(also=(__name__,))  # a cell may `import __main__` and patch us
+    guard.install_audit_hook(workdir, job.get("deny", []), report["refusals"])
+    snapshot = guard.Snapshot(also=(__name__,))  # so that this side's own code still works after the cells
     try:
-        with open(job["notebook"], encoding="utf-8") as f:
-            cells = list(json.load(f)["cells"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        cells = list(json.loads(job["notebook_text"])["cells"])
+    except (ValueError, KeyError, TypeError) as exc:
         report["cell_errors"].append(f"the notebook could not be read as a Jupyter notebook: {_short(exc)}")
         cells = []
     ns = {"__name__": "__main__", "display": lambda *a, **k: None}
 
     run_cells(cells, ns, job, send, report)
 
-    report["restored"] = snapshot.restore()
+    report["restored"] = snapshot.restore()  # the answers stay as they are; the serving code gets its tools back
+
     running = [t.name for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
     if running:
         report["notes"].append(f"threads started by the notebook still ran during the tests: {running}")
-    send({"type": "ready"})
-    tests = json.loads(stdin.readline() or "{}")
-    stdin.close()
-    if "sources" not in tests:
-        report["status"] = "tampering"
-        report["notes"].append("the tests never arrived: something else read the grader's input")
-        tests = {"sources": {}, "seconds": 0, "nonce": None}
-    nonce = tests.pop("nonce", None)
-    report["cases"] = run_tests(tests.pop("sources"), ns, tests["seconds"])
-    send({"type": "result", "nonce": nonce, **report})
-    exit_now(0)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # noqa: BLE001
+            pass
+    send({"type": "ready", **{k: report[k] for k in ("status", "notes", "cell_errors", "refusals", "restored")}})
+    serve(ns, send, iter(stdin.buffer.readline, b""), report, _Handles())
+    finish(0)
 
 
 if __name__ == "__main__":

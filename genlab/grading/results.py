@@ -54,7 +54,8 @@ def _fmt(x: float) -> str:
 
 
 def write_csv(path: Path, graded: list[Graded]) -> None:
-    """One row per submission: student, lab, points per question, total, possible, status, notes."""
+    """One row per submission: student, lab, points per question, total, possible, status, notes, and the
+    isolation mechanisms its run had."""
     questions: list[str] = []
     for g in graded:
         questions += [q for q in g.bundle.questions if q not in questions]
@@ -62,12 +63,13 @@ def write_csv(path: Path, graded: list[Graded]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["student", "lab", *questions, "total", "possible", "status", "notes"])
+        writer.writerow(["student", "lab", *questions, "total", "possible", "status", "notes", "isolation"])
         for g in graded:
             pts = g.points
             row = [g.student, g.bundle.lab, *(_fmt(pts[q]) if q in pts else "" for q in questions)]
             notes = g.report.notes + [f"error in {e}" for e in g.report.cell_errors]
-            writer.writerow([*row, _fmt(g.total), _fmt(g.possible), g.report.status, " | ".join(notes)[:500]])
+            writer.writerow([*row, _fmt(g.total), _fmt(g.possible), g.report.status, " | ".join(notes)[:500],
+                             g.report.isolation])
 
 
 def one_sentence(message: str) -> str:

@@ -1,35 +1,40 @@
-"""Run one submission in its own process, with a time limit, a memory limit and a clean folder.
+"""Grade one submission: the student's code in an isolated process, the verdicts here, from plain data.
 
-The parent side of :mod:`genlab.grading.harness`. What a submission can break, and what happens:
+The student's side is :mod:`genlab.grading.harness`, started under the mechanisms of
+:mod:`genlab.grading.isolation`; the tests run in this (trusted) process, in
+:mod:`genlab.grading.verdict`, and reach the student's names and functions only through the
+no-pickle channel of :mod:`genlab.grading.channel`. What a submission can break, and what happens:
 
 - a cell raises: recorded; later cells still run (questions that don't depend on it keep points);
 - a cell loops forever: stopped at the time limit (SIGALRM in the child); cells after it don't run;
-  if the child ignores that, the parent kills it at the hard limit;
+  if the child ignores that, its whole process tree is killed at the hard limit;
 - memory: ``RLIMIT_DATA`` (JAX's address-space reservations break ``RLIMIT_AS``) makes big
-  allocations raise ``MemoryError`` in the cell; a watchdog on RSS kills what slips through;
-- the process dies (killed, ``os._exit``, abort): graded once more without the cell that was
-  running, with a note;
-- files outside its temporary folder: refused by the child's audit hook;
-- the report channel: one pipe per run; more than one result, a malformed line, or results that
-  don't match the bundle's test cases flag the run as tampering (zero points, with the reason).
+  allocations raise ``MemoryError`` in the cell; a watchdog on the RSS of the process tree kills
+  what slips through;
+- the process dies during the cells (killed, ``os._exit``, abort): graded once more without the cell
+  that was running, with a note; it dies while a test calls one of its functions: that test and the
+  ones after it fail, earlier verdicts stand;
+- processes it starts: all end when its run ends (PID namespace; without one, the grader kills every
+  descendant it can find, as their subreaper);
+- the channel: anything but well-formed messages in their place (a forged result, a second ``ready``,
+  an answer to a request never made) is recorded as a protocol breach (status ``tampering``); it can
+  never pass a test, which only the trusted side decides.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
-import secrets
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 from genlab.grading.bundle import Bundle
+from genlab.grading.process import StudentProcess
 
 _ENV_PASS = ("PATH", "LANG", "LC_ALL", "LD_LIBRARY_PATH", "PYTHONPATH")
 _ENV_PREFIXES = ("JAX_", "XLA_", "CUDA_", "NVIDIA_", "TPU_", "GENLAB_")
@@ -45,39 +50,55 @@ class Limits:
 
 @dataclasses.dataclass
 class RunReport:
-    status: str  # ok | timeout | memory | crashed | tampering
+    status: str  # ok | timeout | memory | crashed | tampering | invalid
     cases: dict[str, list[dict]] | None  # question -> [{"name", "passed", "message"}]
     notes: list[str] = dataclasses.field(default_factory=list)
     cell_errors: list[str] = dataclasses.field(default_factory=list)
     refusals: list[str] = dataclasses.field(default_factory=list)
     restored: list[str] = dataclasses.field(default_factory=list)
-    log_tail: str = ""
+    log_tail: str = ""  # all of the student's output (up to LOG_LIMIT)
     wall_s: float = 0.0
+    isolation: str = ""  # the mechanisms that were active (isolation.Isolation.describe)
 
 
-def run_submission(notebook: Path, bundle: Bundle, limits: Limits, deny: list[Path] = ()) -> RunReport:
-    """Grade ``notebook`` against ``bundle`` in a child process; never raises for student faults."""
+def run_submission(notebook: Path, bundle: Bundle, limits: Limits, deny: list[Path] = (), isolation=None) -> RunReport:
+    """Grade ``notebook`` against ``bundle``; never raises for student faults."""
+    from genlab.grading import isolation as iso
+
     start = time.monotonic()
+    mpl = _matplotlib_cache()
+    jail = isolation if isolation is not None else iso.probe(mpl)
+    text = Path(notebook).read_text(encoding="utf-8", errors="replace")
     skip: list[int] = []
     notes: list[str] = []
+    logs: list[str] = []
     for attempt in range(max(1, limits.attempts)):
-        report, last_cell = _run_once(Path(notebook), bundle, limits, list(deny), skip)
-        if report.cases is not None or report.status == "tampering":
-            break
-        if last_cell is None or last_cell in skip or attempt + 1 >= limits.attempts:
+        report, last_cell, died_in_cells = _run_once(text, bundle, limits, [str(d) for d in deny], skip, jail, mpl)
+        logs.append(report.log_tail)
+        if not died_in_cells or last_cell is None or last_cell in skip or attempt + 1 >= limits.attempts:
             break
         notes.append(f"cell {last_cell} ended the grading process ({report.notes[-1]}); graded again without it")
         skip.append(last_cell)
     report.notes = notes + report.notes
+    if len(logs) > 1:
+        report.log_tail = "\n".join(f"===== grading run {i + 1} =====\n{log}" for i, log in enumerate(logs))
     report.wall_s = round(time.monotonic() - start, 2)
+    report.isolation = jail.describe()
     return report
 
 
-def _child_env(workdir: str) -> dict[str, str]:
+def _child_env(workdir: str, mpl: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k in _ENV_PASS or k.startswith(_ENV_PREFIXES)}
-    env.update(HOME=workdir, TMPDIR=workdir, MPLBACKEND="Agg", MPLCONFIGDIR=_matplotlib_cache())
+    env.update(HOME=workdir, TMPDIR=workdir, MPLBACKEND="Agg", MPLCONFIGDIR=mpl, PYTHONUNBUFFERED="1")
+    env["GENLAB_PRESET"] = _preset()  # the student's side and the tests agree on the preset
     env.setdefault("PATH", "/usr/bin:/bin")
     return env
+
+
+def _preset() -> str:
+    from genlab.grading.settings import preset
+
+    return preset()
 
 
 def _matplotlib_cache() -> str:
@@ -97,7 +118,7 @@ def _matplotlib_cache() -> str:
 
 
 def _preload(bundle: Bundle) -> list[str]:
-    """Modules the tests import, so the child snapshots them before student code runs."""
+    """Modules the tests import (legacy labs: the child snapshots them before student code runs)."""
     import ast
 
     names = set()
@@ -110,173 +131,118 @@ def _preload(bundle: Bundle) -> list[str]:
     return sorted(names)
 
 
-def _run_once(notebook, bundle, limits, deny, skip):
-    workdir = tempfile.mkdtemp(prefix="genlab-grade-")
-    target = os.path.join(workdir, "submission.ipynb")
-    shutil.copyfile(notebook, target)
+def _hidden(paths: list[str]) -> list[str]:
+    """Folders and files to hide from the child: never one that holds genlab or Python themselves."""
+    import genlab
+
+    keep = [os.path.realpath(p) for p in (os.path.dirname(genlab.__file__), sys.prefix, sys.base_prefix)]
+    out = []
+    for p in dict.fromkeys(os.path.realpath(p) for p in paths):
+        if any(k == p or k.startswith(p.rstrip("/") + "/") for k in keep) or p == "/":
+            continue  # read-only is all it gets (it holds the code the child runs)
+        out.append(p)
+    return out
+
+
+def _run_once(text, bundle, limits, deny, skip, jail, mpl):
+    isolated = "mount" in jail.active
+    scratch = None if isolated else tempfile.mkdtemp(prefix="genlab-grade-")
+    workdir = "/tmp/work" if isolated else scratch
+    mpl_child = "/tmp/mpl" if isolated else mpl
     job = {
-        "notebook": target,
+        "notebook_text": text,
         "workdir": workdir,
         "seed_variable": bundle.seed_variable,
         "seed": bundle.seed,
         "cell_seconds": 0.75 * limits.timeout_s,
         "memory_mb": limits.memory_mb,
-        "preload": _preload(bundle),
-        "deny": [str(Path(d).resolve()) for d in deny] + [str(bundle.root)],
+        "preload": _preload(bundle) if bundle.legacy else [],
+        "legacy": bundle.legacy,
+        "deny": [os.path.realpath(d) for d in deny] + [str(bundle.root)],
         "skip_cells": skip,
     }
-    nonce = secrets.token_hex(16)  # sent with the tests; the result must echo it
-    tests = {"sources": dict(bundle.sources), "seconds": 0.2 * limits.timeout_s, "nonce": nonce}
-    read_fd, write_fd = os.pipe()
-    proc = subprocess.Popen(
-        [sys.executable, "-B", "-P", "-m", "genlab.grading.harness", str(write_fd)],
-        cwd=workdir, env=_child_env(workdir), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, pass_fds=(write_fd,), start_new_session=True,
-    )  # fmt: skip
-    os.close(write_fd)
-    channel = _Channel(read_fd, proc, tests)
-    output = _Tail(proc.stdout)
+    hide = list(deny) + [str(bundle.root)]
+    if bundle.root.parent.parent.name == "dist":  # every lab's bundle, not only this one
+        hide.append(str(bundle.root.parent.parent))
+    child = StudentProcess(jail, mpl, workdir, _child_env(workdir, mpl_child), _hidden(hide), limits)
     try:
-        proc.stdin.write((json.dumps(job) + "\n").encode())
-        proc.stdin.flush()
-    except OSError:  # the child died at start-up; _conclude explains it
-        pass
-    killed = _watch(proc, limits)
-    channel.thread.join(10)
-    output.thread.join(10)
-    shutil.rmtree(workdir, ignore_errors=True)
-    return _conclude(channel, proc.returncode, killed, output.text(), bundle, nonce), channel.last_cell
+        child.send(job)
+        ready = child.wait_ready(0.75 * limits.timeout_s + limits.grace_s)
+        cases, restored = None, []
+        if ready is not None:
+            tests_deadline = time.monotonic() + 0.2 * limits.timeout_s
+            cases, restored = _verdicts(child, bundle, tests_deadline)
+            child.bye()
+        child.stop()
+    finally:
+        child.stop()
+        if scratch:
+            shutil.rmtree(scratch, ignore_errors=True)
+    return _conclude(child, ready, cases, restored, bundle), child.last_cell, ready is None
 
 
-def _watch(proc, limits) -> str | None:
-    """Wait for the child; kill its process group at the hard time limit or the RSS ceiling."""
-    hard = time.monotonic() + limits.timeout_s + limits.grace_s
-    rss_ceiling = (limits.memory_mb * 1.25 + 512) * 2**20 if limits.memory_mb else None
-    while proc.poll() is None:
-        reason = None
-        if time.monotonic() > hard:
-            reason = f"killed at the hard time limit ({limits.timeout_s + limits.grace_s:.0f} s)"
-        elif rss_ceiling and _rss(proc.pid) > rss_ceiling:
-            reason = f"killed above the memory limit ({limits.memory_mb} MB)"
-        if reason:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait()
-            return reason
-        time.sleep(0.1)
-    return None
+def _verdicts(child, bundle, deadline):
+    from genlab.grading import verdict
+
+    student = verdict.Student(child, deadline)
+    if not bundle.legacy:
+        settings = {bundle.seed_variable: bundle.seed} if bundle.seed_variable else {}
+        return verdict.run_tests(bundle, student, settings), None
+    try:  # labs still in the old format: otter's tests run in the student's process
+        out = student.request("legacy_tests", sources=dict(bundle.sources), seconds=deadline - time.monotonic())
+        if type(out) is not dict:
+            raise TypeError("not a dict")
+        return out.get("cases"), [str(r) for r in (out.get("restored") or [])][:100]
+    except Exception as exc:  # noqa: BLE001
+        child.breaches.append(f"no valid test results from the student's process ({type(exc).__name__})")
+        return None, []
 
 
-def _rss(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
+def _strings(value, limit=200) -> list[str]:
+    return [str(v)[:1000] for v in value[:limit]] if type(value) is list else []
 
 
-class _Tail:
-    """Keep the last 20 kB of the child's stdout/stderr (never block the child)."""
-
-    def __init__(self, stream, keep: int = 20_000):
-        self.chunks, self.keep, self.stream = [], keep, stream
-        self.thread = threading.Thread(target=self._read, daemon=True)
-        self.thread.start()
-
-    def _read(self):
-        size = 0
-        for chunk in iter(lambda: self.stream.read1(65536), b""):
-            self.chunks.append(chunk)
-            size += len(chunk)
-            while size > self.keep and len(self.chunks) > 1:
-                size -= len(self.chunks.pop(0))
-
-    def text(self) -> str:
-        return b"".join(self.chunks).decode(errors="replace")[-self.keep :]
-
-
-class _Channel:
-    """Read the child's messages; send the tests on the first ``ready``; note protocol breaches."""
-
-    def __init__(self, fd, proc, tests):
-        self.fd, self.proc, self.tests = fd, proc, tests
-        self.results, self.readies, self.breaches = [], 0, []
-        self.last_cell = None
-        self.thread = threading.Thread(target=self._read, daemon=True)
-        self.thread.start()
-
-    def _read(self):
-        with os.fdopen(self.fd, "rb") as stream:
-            for raw in stream:
-                try:
-                    message = json.loads(raw)
-                    kind = message["type"]
-                except (ValueError, KeyError, TypeError):
-                    self.breaches.append("a malformed message on the result pipe")
-                    continue
-                if kind == "cell" and isinstance(message.get("index"), int):
-                    self.last_cell = message["index"]
-                elif kind == "ready":
-                    self.readies += 1
-                    if self.readies == 1:
-                        self._send_tests()
-                    else:
-                        self.breaches.append("a second 'ready' message")
-                elif kind == "result":
-                    if not self.readies:
-                        self.breaches.append("a result before the tests were sent")
-                    self.results.append(message)
-                else:
-                    self.breaches.append(f"an unknown message type {kind!r}")
-
-    def _send_tests(self):
-        try:
-            self.proc.stdin.write((json.dumps(self.tests) + "\n").encode())
-            self.proc.stdin.close()
-        except (BrokenPipeError, OSError):
-            pass
-
-
-def _conclude(channel, returncode, killed, log, bundle, nonce) -> RunReport:
-    if len(channel.results) > 1:
-        channel.breaches.append(f"{len(channel.results)} result messages instead of one")
-    if channel.results and not secrets.compare_digest(str(channel.results[0].get("nonce")), nonce):
-        channel.breaches.append("a result that does not answer the tests that were sent")
-    if channel.breaches:
-        return RunReport("tampering", None, notes=["tampering: " + "; ".join(channel.breaches)], log_tail=log)
-    if not channel.results:
-        if killed:
-            status = "memory" if "memory" in killed else "timeout"
-            reason = killed
+def _conclude(child, ready, cases, restored, bundle) -> RunReport:
+    log = child.log()
+    ready = ready if type(ready) is dict else {}
+    notes = _strings(ready.get("notes"))
+    cell_errors = _strings(ready.get("cell_errors"))
+    refusals = getattr(child, "final_refusals", None) or _strings(ready.get("refusals"))
+    returncode = child.proc.returncode
+    if not ready:
+        if child.killed:
+            status, reason = ("memory" if "memory" in child.killed else "timeout"), child.killed
         elif returncode is not None and returncode < 0:
             status, reason = "crashed", f"the process died from {signal.Signals(-returncode).name}"
             if -returncode in (signal.SIGKILL, signal.SIGABRT):
                 status, reason = "memory", reason + " (most likely out of memory)"
         else:
             status, reason = "crashed", f"the process exited with code {returncode} before reporting"
-        return RunReport(status, None, notes=[reason], log_tail=log)
-    result = channel.results[0]
-    problem = _check_shape(result.get("cases"), bundle)
-    if problem:
-        return RunReport("tampering", None, notes=[f"tampering: {problem}"], log_tail=log)
-    return RunReport(
-        status=str(result.get("status", "ok")),
-        cases=result["cases"],
-        notes=[str(n) for n in result.get("notes", [])],
-        cell_errors=[str(e) for e in result.get("cell_errors", [])],
-        refusals=[str(r) for r in result.get("refusals", [])],
-        restored=[str(r) for r in result.get("restored", [])],
-        log_tail=log,
-    )
+        return RunReport(status, None, notes=[reason] + child.breaches[:1], log_tail=log, refusals=refusals)
+    status = ready.get("status") if ready.get("status") in ("ok", "timeout") else "ok"
+    if child.killed:
+        status = "memory" if "memory" in child.killed else "timeout"
+        notes.append(child.killed)
+    if bundle.legacy and cases is not None:
+        problem = _check_shape(cases, bundle)
+        if problem:
+            child.breaches.append(problem)
+    if child.breaches:
+        status = "tampering"
+        breaches = "; ".join(dict.fromkeys(child.breaches))[:1000]
+        if bundle.legacy:  # there the verdicts came from the student's process: none can be trusted
+            cases = None
+            notes.append(f"tampering: {breaches}")
+        else:
+            notes.append(f"protocol breach (ignored; the verdicts are the grader's own): {breaches}")
+    if restored is None:
+        restored = _strings(ready.get("restored"), 100)
+    return RunReport(status, cases, notes=notes, cell_errors=cell_errors, refusals=refusals, restored=restored,
+                     log_tail=log)  # fmt: skip
 
 
 def _check_shape(cases, bundle) -> str | None:
-    """The result must name exactly the bundle's questions and test cases, in order."""
+    """Legacy labs: the result must name exactly the bundle's questions and test cases, in order."""
     if not isinstance(cases, dict) or list(cases) != list(bundle.questions):
         return "the result does not list the lab's questions"
     for q, tf in bundle.test_files().items():

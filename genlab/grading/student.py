@@ -3,7 +3,7 @@
 The cell installs genlab where it is missing (Colab) from the wheel that ``genlab assign`` puts beside
 the notebook (:mod:`genlab.grading.install`; no repository URL), writes the lab's public tests to
 ``./tests`` (so ``grader.check`` works wherever the notebook was opened, even without its
-folder), and creates otter's ``grader``. It is harmless offline when genlab is installed.
+folder), and creates otter's ``grader`` (whose checks see the answers as plain data, as grading does). It is harmless offline when genlab is installed.
 The grader skips it (tag ``genlab_setup``).
 """
 
@@ -25,8 +25,8 @@ _TEMPLATE = '''\
 {install}
 from genlab.grading.student import write_public_tests
 write_public_tests({blob!r})
-import otter
-grader = otter.Notebook(tests_dir="tests")'''
+from genlab.grading.student import local_grader
+grader = local_grader("tests")'''
 
 
 def pack_tests(tests: dict[str, str]) -> str:
@@ -49,6 +49,24 @@ def write_public_tests(blob: str, directory: str | Path = "tests") -> list[Path]
             path.write_text(source)
             written.append(path)
     return written
+
+
+def local_grader(tests_dir: str = "tests"):
+    """otter's ``Notebook`` whose ``check`` shows the tests the notebook's answers as plain data, exactly as
+    grading does (:mod:`genlab.grading.verdict`): a public test passes here if and only if it passes there."""
+    import sys
+
+    import otter
+
+    class Notebook(otter.Notebook):
+        def check(self, question, global_env=None):
+            from genlab.grading.verdict import PlainView
+
+            if global_env is None:
+                global_env = sys._getframe(1).f_globals
+            return super().check(question, global_env=PlainView(global_env))
+
+    return Notebook(tests_dir=tests_dir)
 
 
 def setup_cell_source(public_tests: dict[str, str]) -> str:
