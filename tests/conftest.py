@@ -7,8 +7,8 @@ every subprocess too (notebooks in Jupyter kernels, graded submissions, `genlab`
 - ``XLA_FLAGS``: skip LLVM's expensive passes and back-end optimisation. Same programs, same numerics
   contract (float32, tolerances in the tests), only slower to *run*, which tiny sizes do not notice.
   ``GENLAB_TEST_FULL_OPT=1`` keeps XLA's defaults.
-- a persistent compilation cache shared by the session's processes (a fresh folder per session, removed at
-  the end, so every CI run starts cold and nothing leaks between runs): the lab gate runs each lab four times
+- a persistent compilation cache shared by the session's processes (a fresh folder per session in the checkout, removed
+  at the end, so every CI run starts cold and nothing leaks between runs): the lab gate runs each lab four times
   (graded solution, graded blank, both again in a Jupyter kernel), and the later runs reuse the first one's
   programs. ``JAX_COMPILATION_CACHE_DIR`` set outside wins.
 """
@@ -27,7 +27,10 @@ if not os.environ.get("GENLAB_TEST_FULL_OPT"):
     os.environ["XLA_FLAGS"] = " ".join(flags + [f for f in FAST_COMPILE if f not in flags])
 
 if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
-    _cache = tempfile.mkdtemp(prefix="genlab-test-jax-cache-")
+    # in the checkout, not /tmp: graded notebooks run with a private /tmp, as user nobody, and read the rest
+    # of the file system (read-only); they read this cache but cannot write it
+    _cache = tempfile.mkdtemp(prefix=".jax-test-cache-", dir=os.path.dirname(os.path.dirname(__file__)))
+    os.chmod(_cache, 0o755)
     atexit.register(shutil.rmtree, _cache, ignore_errors=True)
     os.environ["JAX_COMPILATION_CACHE_DIR"] = _cache
     os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
