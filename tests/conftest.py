@@ -20,6 +20,7 @@ import os
 import shutil
 import tempfile
 
+
 FAST_COMPILE = ("--xla_llvm_disable_expensive_passes=true", "--xla_backend_optimization_level=0")
 
 if not os.environ.get("GENLAB_TEST_FULL_OPT"):
@@ -35,3 +36,17 @@ if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
     os.environ["JAX_COMPILATION_CACHE_DIR"] = _cache
     os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
     os.environ["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "-1"
+
+# `make test` runs the suite on several workers (pytest-xdist, --dist loadfile): a file's tests stay on one worker,
+# so its module fixtures (the lab gate's builds, the grading batch) run once. Wheel builds of the checkout take a
+# lock (genlab.grading.install.checkout_lock): setuptools builds in the checkout's own build/ folder.
+
+# The longest files first, so that the workers finish together instead of one running the lab gate alone at the
+# end (the rest keep their order).
+LONGEST_FIRST = ("test_labs_gate.py", "test_grading_fixtures.py", "test_diffusion_vs_flow.py",
+                 "test_latent_diffusion_experiment.py", "test_bench.py", "test_flow_latent.py")
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))

@@ -9,6 +9,7 @@ grading folders changes and no process survives the batch.
 
 from __future__ import annotations
 
+import compileall
 import csv
 import hashlib
 import json
@@ -82,6 +83,9 @@ def batch(lab, tmp_path_factory):
     (victim / "sub" / "data.csv").write_text("1,2,3")
     out.mkdir()
     (out / "grades.csv").write_text("the previous batch's grades\n")
+    # every module byte-compiled first: another test worker importing a module for the first time during the
+    # batch must not look like a file planted in genlab/ (a .pyc the batch writes still does)
+    compileall.compile_dir(GENLAB, quiet=1)
     before = {"victim": _digest(victim), "bundle": _digest(lab.autograder), "genlab": _digest(GENLAB)}
     env = {"GENLAB_TEST_VICTIM": str(victim), "GENLAB_TEST_BUNDLE": str(lab.autograder), "GENLAB_TEST_OUT": str(out)}
     with pytest.MonkeyPatch.context() as mp:

@@ -15,9 +15,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
+    from genlab.grading.install import checkout_lock
+
     out = tmp_path_factory.mktemp("wheel")
-    done = subprocess.run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "-v", "-w", str(out)],
-                          check=True, cwd=out, capture_output=True, text=True)
+    with checkout_lock(ROOT):
+        done = subprocess.run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "-v", "-w", str(out)],
+                              check=True, cwd=out, capture_output=True, text=True)
     (path,) = out.glob("genlab-*.whl")
     (out / "build.log").write_text(done.stdout + done.stderr)
     return path

@@ -278,7 +278,10 @@ def check_solutions(bundle, limits: Limits, log=print):
     report = run_submission(bundle.solution_notebook, bundle, limits)
     graded = score("solutions", bundle.solution_notebook, bundle, report)
     log(f"[genlab assign] {bundle.lab}: solutions score {graded.total:g}/{graded.possible:g} in {report.wall_s:.1f} s")
-    timed_out = report.status == "timeout" or any("time limit" in n for n in report.notes)
+    # the limit may strike while the notebook runs (a note) or while the tests call into it (their messages)
+    test_messages = [tcr.message or "" for q in bundle.questions
+                     for tcr in graded.results.get_result(q).test_case_results if not tcr.passed]
+    timed_out = report.status == "timeout" or any("time limit" in n for n in report.notes + test_messages)
     if graded.total < graded.possible and timed_out:
         raise AssignError(
             f"{bundle.lab}: grading the solutions ran into the time limit ({limits.timeout_s:g} s, of which the cells "

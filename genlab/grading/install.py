@@ -8,6 +8,8 @@ recorded runs), not the full Fashion-MNIST (see ``setup.py``).
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import importlib.util
 import shutil
 import subprocess
@@ -22,6 +24,18 @@ class WheelError(RuntimeError):
     """genlab could not be built into a wheel (no checkout, or pip failed)."""
 
 
+@contextlib.contextmanager
+def checkout_lock(root: Path):
+    """One wheel build of a checkout at a time: setuptools builds in the checkout's own ``build/`` folder, so two
+    at once (two `genlab assign` runs, or two test workers) would write over each other's files."""
+    with open(Path(root) / "build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def build_wheel(out_dir: Path, root: Path | None = None) -> Path:
     """Build genlab's wheel from the checkout ``root`` (default: this one) into ``out_dir``; returns its path."""
     root = Path(root) if root is not None else repo_root()
@@ -34,7 +48,8 @@ def build_wheel(out_dir: Path, root: Path | None = None) -> Path:
         command = [sys.executable, "-m", "pip", "wheel", str(root), "--no-deps", "-q", "-w", tmp]
         if importlib.util.find_spec("setuptools") is not None:
             command.insert(5, "--no-build-isolation")  # offline: build with the setuptools at hand
-        done = subprocess.run(command, capture_output=True, text=True, cwd=tmp)
+        with checkout_lock(root):
+            done = subprocess.run(command, capture_output=True, text=True, cwd=tmp)
         wheels = sorted(Path(tmp).glob("genlab-*.whl"))
         if done.returncode or not wheels:
             raise WheelError(f"building genlab's wheel failed ({' '.join(command)}):\n{done.stderr[-2000:]}")
