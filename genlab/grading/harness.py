@@ -27,6 +27,7 @@ pipe the parent created; stdout and stderr (flushed before exit) are the student
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -37,6 +38,7 @@ import time
 import traceback
 
 from genlab.grading.student import SETUP_TAG
+from genlab.notebook import placeholders, question_of
 
 _CHECK_CELL = re.compile(r"^\s*grader\.(check|check_all|export)\(.*\)\s*$")
 
@@ -81,6 +83,32 @@ def _cell_line(exc: BaseException, filename: str) -> int | None:
     return lines[-1] if lines else None
 
 
+def _unwritten(code: str, exc: BaseException, pending: set[str]) -> str | None:
+    """What a Jupyter kernel would say for an answer not written yet (``genlab.notebook``), or None: a name of a
+    later answer that does not exist, a cell that still holds the lab's ``...`` placeholders, or a cell that
+    uses an answer an earlier cell left unwritten (``pending``)."""
+    name = getattr(exc, "name", None)
+    if isinstance(exc, NameError) and name and question_of(name):
+        return f"{name} does not exist yet: it comes from the cell under {question_of(name)}"
+    try:
+        names = list(dict.fromkeys(n for _, _, n, _ in placeholders(code)))
+        used = sorted({n.id for n in ast.walk(ast.parse(code)) if isinstance(n, ast.Name)} & pending)
+    except SyntaxError:
+        return None
+    if names:
+        return f"not written yet: {', '.join(names)} ({type(exc).__name__})"
+    if used:
+        return f"uses {', '.join(used)}, not written yet ({type(exc).__name__}: {_short(exc, 120)})"
+    return None
+
+
+def _placeholder_names(code: str) -> set[str]:
+    try:
+        return {part.strip() for _, _, n, _ in placeholders(code) for part in n.split(",")}
+    except SyntaxError:
+        return set()
+
+
 def run_cells(cells, ns, job, send, report):
     """Execute the code cells; record errors; stop at the cell deadline."""
     deadline = time.monotonic() + job["cell_seconds"]
@@ -89,6 +117,7 @@ def run_cells(cells, ns, job, send, report):
     def on_alarm(signum, frame):
         raise CellTimeout()
 
+    pending: set[str] = set()  # answers an earlier cell left as `...`
     for index, cell in enumerate(cells):
         code = cell_code(cell)
         if code is None:
@@ -117,9 +146,10 @@ def run_cells(cells, ns, job, send, report):
         except BaseException as exc:  # noqa: BLE001 - a student cell may raise anything
             line = _cell_line(exc, filename)
             where = f"cell {index}" + (f", line {line}" if line else "")
-            report["cell_errors"].append(f"{where}: {_short(exc)}")
+            report["cell_errors"].append(f"{where}: {_unwritten(code, exc, pending) or _short(exc)}")
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
+        pending |= _placeholder_names(code)
 
 
 def run_tests(sources, ns, seconds):
