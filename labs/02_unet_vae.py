@@ -388,7 +388,11 @@ def test_q2_merge_shapes(q2_merge_skip):
     import numpy as np
 
     h, skip = jnp.ones((2, 7, 7, 3)), jnp.zeros((2, 7, 7, 5))
-    out = q2_merge_skip(h, skip)
+    try:
+        out = q2_merge_skip(h, skip)
+    except (TypeError, ValueError) as err:
+        raise AssertionError(f"h [2, 7, 7, 3] and a skip [2, 7, 7, 5] of the same B, H, W must merge: a skip connection "
+                             f"concatenates along the channels (it does not add), but q2_merge_skip raised {err}") from None
     assert out is not None, "q2_merge_skip must return the merged array (a function without `return` gives None)"
     assert type(out) is np.ndarray, f"q2_merge_skip returns an array, not a {type(out).__name__}"
     assert out.shape == (2, 7, 7, 8), f"[2, 7, 7, 3] merged with [2, 7, 7, 5] along the channels is (2, 7, 7, 8), got {out.shape}"
@@ -398,7 +402,11 @@ def test_q2_merge_shapes(q2_merge_skip):
 def test_q2_mini_unet_shape(q2_forward):
     import numpy as np
 
-    y = q2_forward(np.zeros((3, 28, 28, 1), np.float32), True)  # your Q2MiniUNet(skip=True, rngs=nnx.Rngs(0))
+    try:
+        y = q2_forward(np.zeros((3, 28, 28, 1), np.float32), True)  # your Q2MiniUNet(skip=True, rngs=nnx.Rngs(0))
+    except (TypeError, ValueError) as err:
+        raise AssertionError(f"Q2MiniUNet maps [B, 28, 28, 1] to [B, 28, 28, 1]; `dec` takes the merged features, "
+                             f"[B, 28, 28, 2w] (h and the skip concatenated), but running it raised {err}") from None
     assert y is not None, "Q2MiniUNet.__call__ must return the output (a method without `return` gives None)"
     assert type(y) is np.ndarray, f"Q2MiniUNet returns an array, not a {type(y).__name__}"
     assert y.shape == (3, 28, 28, 1), f"Q2MiniUNet maps [B, 28, 28, 1] to [B, 28, 28, 1], got {y.shape}"
