@@ -13,7 +13,6 @@
 #   variable: SEED
 #   autograder_value: 42
 #   student_value: 42
-# verdicts: in-process     # tests still run in the student's process (not moved to the trusted format yet)
 
 # %% [markdown]
 # # Lab 02: U-Net and VAE — Encoder, Decoder, Skip Connections und das latente Bild
@@ -193,21 +192,33 @@ for name, answer, config, shape in (
 
 # %%
 def test_q1_keys_and_output(q1_shapes, q1_latent_shapes):
+    import numpy as np
+
     want = {"skip0", "skip1", "skip2", "bottleneck", "concat2", "concat1", "concat0", "output"}
     assert type(q1_shapes) is dict and set(q1_shapes) == want, \
-        f"q1_shapes needs exactly the keys {sorted(want)}, got {sorted(q1_shapes) if type(q1_shapes) is dict else q1_shapes}"
+        f"q1_shapes needs exactly the keys {sorted(want)}, got {sorted(map(str, q1_shapes)) if type(q1_shapes) is dict else q1_shapes}"
     latent = {"skip0", "skip2", "bottleneck", "output"}
     assert type(q1_latent_shapes) is dict and set(q1_latent_shapes) == latent, \
         f"q1_latent_shapes needs exactly the keys {sorted(latent)}"
     for name, shapes in (("q1_shapes", q1_shapes), ("q1_latent_shapes", q1_latent_shapes)):
         for k, v in shapes.items():
-            assert type(v) in (tuple, list) and len(v) == 4, f"{name}[{k!r}] must be an NHWC tuple of 4 ints, got {v!r}"
+            assert type(v) in (tuple, list) and len(v) == 4 and all(type(n) in (int, np.int32, np.int64) for n in v), \
+                f"{name}[{k!r}] must be an NHWC tuple of 4 ints, got {v!r}"
     assert tuple(q1_shapes["output"]) == (8, 28, 28, 1), "the U-Net's output has the input's shape [8, 28, 28, 1]"
     assert tuple(q1_latent_shapes["output"]) == (8, 7, 7, 4), \
         "the padded 7x7 latents come out cropped back to the input's shape [8, 7, 7, 4]"
 
 # %%
 def test_q1_concat_doubles_the_channels(q1_shapes):
+    import numpy as np
+
+    keys = [f"{part}{i}" for part in ("skip", "concat") for i in range(3)]
+    assert type(q1_shapes) is dict and all(k in q1_shapes for k in keys), \
+        f"q1_shapes needs the keys {keys} (fill it in the cell under Q1)"
+    for k in keys:
+        v = q1_shapes[k]
+        assert type(v) in (tuple, list) and len(v) == 4 and all(type(n) in (int, np.int32, np.int64) for n in v), \
+            f"q1_shapes[{k!r}] must be an NHWC tuple of 4 ints, got {v!r}"
     for i in range(3):
         skip, concat = tuple(q1_shapes[f"skip{i}"]), tuple(q1_shapes[f"concat{i}"])
         assert concat[:3] == skip[:3] and concat[3] == 2 * skip[3], (
@@ -219,6 +230,7 @@ def test_q1_concat_doubles_the_channels(q1_shapes):
 def test_q1_pixel_shapes(q1_shapes):
     import jax
     import jax.numpy as jnp
+    import numpy as np
     from flax import nnx
 
     from genlab.models.unet import UNet, UNetConfig
@@ -233,8 +245,12 @@ def test_q1_pixel_shapes(q1_shapes):
     want = {f"skip{i}": s.shape for i, s in enumerate(skips)}
     want["bottleneck"] = h.shape
     want.update({f"concat{i}": s.shape[:3] + (2 * s.shape[3],) for i, s in enumerate(skips)})
+    assert type(q1_shapes) is dict, "q1_shapes must be a dict {name: NHWC shape tuple}"
     for k, shape in want.items():
-        got = tuple(int(v) for v in q1_shapes[k])
+        v = q1_shapes.get(k)
+        assert type(v) in (tuple, list) and all(type(n) in (int, np.int32, np.int64) for n in v), \
+            f"q1_shapes[{k!r}] must be an NHWC tuple of ints, got {v!r}"
+        got = tuple(int(n) for n in v)
         assert got == tuple(shape), f"q1_shapes[{k!r}] = {got} is wrong: level i works at 28 / 2**i with channels[i]"
 
 # %%
@@ -242,6 +258,7 @@ def test_q1_pixel_shapes(q1_shapes):
 def test_q1_latent_shapes(q1_latent_shapes):
     import jax
     import jax.numpy as jnp
+    import numpy as np
     from flax import nnx
 
     from genlab.models.unet import UNet, UNetConfig
@@ -257,8 +274,12 @@ def test_q1_latent_shapes(q1_latent_shapes):
 
     h, skips, out = jax.eval_shape(run, state, jax.ShapeDtypeStruct((8, 7, 7, 4), jnp.float32))
     want = {"skip0": skips[0].shape, "skip2": skips[2].shape, "bottleneck": h.shape, "output": out.shape}
+    assert type(q1_latent_shapes) is dict, "q1_latent_shapes must be a dict {name: NHWC shape tuple}"
     for k, shape in want.items():
-        got = tuple(int(v) for v in q1_latent_shapes[k])
+        v = q1_latent_shapes.get(k)
+        assert type(v) in (tuple, list) and all(type(n) in (int, np.int32, np.int64) for n in v), \
+            f"q1_latent_shapes[{k!r}] must be an NHWC tuple of ints, got {v!r}"
+        got = tuple(int(n) for n in v)
         assert got == tuple(shape), \
             f"q1_latent_shapes[{k!r}] = {got} is wrong: the 7x7 latents are padded to 8x8 first, then halved per level"
 
@@ -343,9 +364,18 @@ def q2_cut_bottleneck(model):
     return model
 
 
+def q2_forward(x, skip=True, *, width=8, seed=0, cut=False):
+    """Q2MiniUNet(width, skip=skip, rngs=nnx.Rngs(seed)) applied to x: [B, 28, 28, 1] -> [B, 28, 28, 1]; with
+    cut=True its bottleneck cut first. The tests run your Q2MiniUNet through this (a model stays in this notebook)."""
+    model = Q2MiniUNet(width, skip=skip, rngs=nnx.Rngs(seed))
+    if cut:
+        q2_cut_bottleneck(model)
+    return model(jnp.asarray(x, jnp.float32))
+
+
 x_two = jnp.asarray(test.images[:2])  # two different test images
 for skip in (True, False):
-    y = nnx.jit(lambda model, x: model(x))(q2_cut_bottleneck(Q2MiniUNet(skip=skip, rngs=nnx.Rngs(0))), x_two)
+    y = q2_forward(x_two, skip, cut=True)
     diff = float(jnp.max(jnp.abs(y[0] - y[1])))
     print(f"skip={skip}: output {y.shape}, |out(image 0) - out(image 1)| max = {diff:.4f}")
 
@@ -358,34 +388,41 @@ def test_q2_merge_shapes(q2_merge_skip):
     import numpy as np
 
     h, skip = jnp.ones((2, 7, 7, 3)), jnp.zeros((2, 7, 7, 5))
-    out = q2_merge_skip(h, skip)
+    try:
+        out = q2_merge_skip(h, skip)
+    except (TypeError, ValueError) as err:
+        raise AssertionError(f"h [2, 7, 7, 3] and a skip [2, 7, 7, 5] of the same B, H, W must merge: a skip connection "
+                             f"concatenates along the channels (it does not add), but q2_merge_skip raised {err}") from None
     assert out is not None, "q2_merge_skip must return the merged array (a function without `return` gives None)"
+    assert type(out) is np.ndarray, f"q2_merge_skip returns an array, not a {type(out).__name__}"
     assert out.shape == (2, 7, 7, 8), f"[2, 7, 7, 3] merged with [2, 7, 7, 5] along the channels is (2, 7, 7, 8), got {out.shape}"
-    assert np.allclose(np.asarray(out[..., :3]), 1.0), "h comes first along the channels, then the skip"
+    assert np.allclose(out[..., :3], 1.0), "h comes first along the channels, then the skip"
 
 # %%
-def test_q2_mini_unet_shape(Q2MiniUNet):
-    import jax.numpy as jnp
-    from flax import nnx
+def test_q2_mini_unet_shape(q2_forward):
+    import numpy as np
 
-    y = Q2MiniUNet(skip=True, rngs=nnx.Rngs(0))(jnp.zeros((3, 28, 28, 1)))
+    try:
+        y = q2_forward(np.zeros((3, 28, 28, 1), np.float32), True)  # your Q2MiniUNet(skip=True, rngs=nnx.Rngs(0))
+    except (TypeError, ValueError) as err:
+        raise AssertionError(f"Q2MiniUNet maps [B, 28, 28, 1] to [B, 28, 28, 1]; `dec` takes the merged features, "
+                             f"[B, 28, 28, 2w] (h and the skip concatenated), but running it raised {err}") from None
     assert y is not None, "Q2MiniUNet.__call__ must return the output (a method without `return` gives None)"
+    assert type(y) is np.ndarray, f"Q2MiniUNet returns an array, not a {type(y).__name__}"
     assert y.shape == (3, 28, 28, 1), f"Q2MiniUNet maps [B, 28, 28, 1] to [B, 28, 28, 1], got {y.shape}"
 
 # %%
-def test_q2_output_depends_on_skip(Q2MiniUNet):
-    import jax.numpy as jnp
+def test_q2_output_depends_on_skip(q2_forward):
     import numpy as np
-    from flax import nnx
 
-    x = jnp.asarray(np.random.default_rng(3).uniform(-1, 1, (2, 28, 28, 1)), jnp.float32)
+    x = np.random.default_rng(3).uniform(-1, 1, (2, 28, 28, 1)).astype(np.float32)
     out = {}
     for skip in (True, False):
-        model = Q2MiniUNet(skip=skip, rngs=nnx.Rngs(1))
-        model.mid.kernel[...] = jnp.zeros_like(model.mid.kernel[...])
-        model.mid.bias[...] = jnp.zeros_like(model.mid.bias[...])
-        y = nnx.jit(lambda m, x: m(x))(model, x)
-        out[skip] = float(jnp.max(jnp.abs(y[0] - y[1])))
+        y = q2_forward(x, skip, seed=1, cut=True)  # your Q2MiniUNet with the mid convolution set to zero
+        assert y is not None, "Q2MiniUNet.__call__ must return the output (a method without `return` gives None)"
+        assert type(y) is np.ndarray and y.shape == (2, 28, 28, 1), \
+            f"Q2MiniUNet maps [2, 28, 28, 1] to an array [2, 28, 28, 1], got {type(y).__name__} {np.shape(y)}"
+        out[skip] = float(np.max(np.abs(y[0].astype(float) - y[1])))
     assert out[True] > 1e-3, ("with the bottleneck cut, the skip is the only path from the input to the output: with "
                               "skip=True two different images must give different outputs")
     assert out[False] < 1e-6, ("with the bottleneck cut and skip=False (zeros in place of the skip) the output cannot "
@@ -399,7 +436,9 @@ def test_q2_merge_rejects_mismatch(q2_merge_skip):
 
     rng = np.random.default_rng(0)
     a, b = jnp.asarray(rng.normal(size=(2, 4, 4, 2))), jnp.asarray(rng.normal(size=(2, 4, 4, 3)))
-    assert np.allclose(np.asarray(q2_merge_skip(a, b)), np.concatenate([np.asarray(a), np.asarray(b)], -1)), \
+    got = q2_merge_skip(a, b)
+    assert type(got) is np.ndarray, f"q2_merge_skip returns an array, not a {type(got).__name__}"
+    assert got.shape == (2, 4, 4, 5) and np.allclose(got, np.concatenate([np.asarray(a), np.asarray(b)], -1)), \
         "q2_merge_skip(h, skip) is the concatenation of h and skip along the last axis"
     for bad in (jnp.zeros((2, 8, 8, 3)), jnp.zeros((3, 4, 4, 3)), jnp.zeros((2, 4, 5, 3))):
         try:
@@ -410,22 +449,34 @@ def test_q2_merge_rejects_mismatch(q2_merge_skip):
 
 # %%
 # HIDDEN
-def test_q2_forward_matches_the_recipe(Q2MiniUNet):
+def test_q2_forward_matches_the_recipe(q2_forward):
     import jax.numpy as jnp
     import numpy as np
     from flax import nnx
 
-    @nnx.jit
-    def both(m, x, skip):
+    from genlab.models.unet import Upsample
+
+    class Layers(nnx.Module):  # the lab's Q2MiniUNet.__init__: the same layers in the same order, so the same weights
+        def __init__(self, width, rngs):
+            self.enc = nnx.Conv(1, width, (3, 3), rngs=rngs)
+            self.down = nnx.Conv(width, 2 * width, (3, 3), strides=(2, 2), rngs=rngs)
+            self.mid = nnx.Conv(2 * width, 2 * width, (3, 3), rngs=rngs)
+            self.up = Upsample(2 * width, width, rngs=rngs)
+            self.dec = nnx.Conv(2 * width, width, (3, 3), rngs=rngs)
+            self.out = nnx.Conv(width, 1, (3, 3), rngs=rngs)
+
+    def recipe(m, x, skip):
         s = nnx.relu(m.enc(x))
         h = m.up(nnx.relu(m.mid(nnx.relu(m.down(s)))))
-        want = m.out(nnx.relu(m.dec(jnp.concatenate([h, s * skip], -1))))
-        return m(x), want
+        return m.out(nnx.relu(m.dec(jnp.concatenate([h, s * skip], -1))))
 
-    x = jnp.asarray(np.random.default_rng(4).uniform(-1, 1, (2, 28, 28, 1)), jnp.float32)
+    x = np.random.default_rng(4).uniform(-1, 1, (2, 28, 28, 1)).astype(np.float32)
     for skip in (True, False):
-        got, want = both(Q2MiniUNet(width=4, skip=skip, rngs=nnx.Rngs(2)), x, float(skip))
-        assert np.allclose(np.asarray(got), np.asarray(want), rtol=1e-5, atol=1e-5), \
+        want = np.asarray(recipe(Layers(4, nnx.Rngs(2)), jnp.asarray(x), float(skip)))
+        got = q2_forward(x, skip, width=4, seed=2)
+        assert type(got) is np.ndarray and got.shape == want.shape, \
+            f"Q2MiniUNet maps [2, 28, 28, 1] to an array [2, 28, 28, 1], got {type(got).__name__} {np.shape(got)}"
+        assert np.allclose(got, want, rtol=1e-5, atol=1e-5), \
             f"Q2MiniUNet(skip={skip}) does not follow steps 1-5 (ReLU after every convolution but `up` and `out`)"
 
 # %% [raw]
@@ -509,6 +560,17 @@ for sigma in SIGMAS:
 # # END SOLUTION
 
 # %%
+# The tests measure your two denoisers through these two functions (a model stays in this notebook; arrays travel).
+def q3_denoise(which, x_noisy, sigma):
+    """which = "skip" (q3_skip_model) or "no_skip" (q3_noskip_model): that model's denoised x_noisy at sigma."""
+    return denoise_images({"skip": q3_skip_model, "no_skip": q3_noskip_model}[which], x_noisy, sigma)
+
+
+def q3_model_config(which):
+    """which = "skip" or "no_skip": that model's UNetConfig (the tests check its `skip`)."""
+    return {"skip": q3_skip_model, "no_skip": q3_noskip_model}[which].config
+
+
 print(" sigma | noisy  | skip   | no skip | gap (dB)")
 for sigma, row in q3_table.items():
     print(f" {sigma:5.2f} | {row['noisy']:6.2f} | {row['skip']:6.2f} | {row['no_skip']:7.2f} | "
@@ -525,8 +587,9 @@ def test_q3_psnr_known_value(q3_psnr):
     y = x + np.array([0.1, 0.2], np.float32)[:, None, None, None]  # MSE 0.01 and 0.04
     got = q3_psnr(x, y)
     assert got is not None, "q3_psnr must return the PSNRs (a function without `return` gives None)"
-    got = np.asarray(got, dtype=float)
+    assert type(got) is np.ndarray, f"q3_psnr returns an array of PSNRs, not a {type(got).__name__}"
     assert got.shape == (2,), f"q3_psnr returns one value per image, [B], got shape {got.shape}"
+    got = got.astype(float)
     want = 10 * np.log10(4.0 / np.array([0.01, 0.04]))
     assert np.allclose(got, want, rtol=1e-4), \
         f"MSE 0.01 and 0.04 with range R = 2 give 10 log10(R^2 / MSE) = {want.round(2)} dB, got {got.round(2)}"
@@ -537,20 +600,31 @@ def test_q3_table_shape(q3_table):
 
     SIGMAS = (0.1, 0.2, 0.4, 0.8)  # the lab's evaluation noise levels (the grader's copy, not the notebook's)
     assert type(q3_table) is dict and set(q3_table) == set(SIGMAS), \
-        f"q3_table needs one row per sigma in SIGMAS {SIGMAS}, got {q3_table if type(q3_table) is not dict else sorted(q3_table)}"
+        f"q3_table needs one row per sigma in SIGMAS {SIGMAS}, got {q3_table if type(q3_table) is not dict else sorted(map(str, q3_table))}"
     for sigma, row in q3_table.items():
         assert type(row) is dict and {"noisy", "skip", "no_skip"} <= set(row), \
             f"q3_table[{sigma}] must be a dict with the keys 'noisy', 'skip', 'no_skip'"
+        for name in ("noisy", "skip", "no_skip"):
+            value = row[name]
+            assert type(value) in (float, np.float32, np.float64, np.ndarray) and np.ndim(value) == 0, \
+                f"q3_table[{sigma}][{name!r}] is a mean PSNR, one float, not a {type(value).__name__}"
         vals = np.asarray([row["noisy"], row["skip"], row["no_skip"]], dtype=float)
         assert np.isfinite(vals).all(), f"q3_table[{sigma}] has non-finite values: {row}"
 
 # %%
 def test_q3_skips_win_at_low_noise(q3_table):
+    import numpy as np
+
     from genlab.grading.settings import for_preset
 
     SIGMAS = (0.1, 0.2, 0.4, 0.8)  # the lab's evaluation noise levels (the grader's copy, not the notebook's)
-    assert type(q3_table) is dict and all(s in q3_table for s in SIGMAS), \
+    assert type(q3_table) is dict and all(type(q3_table.get(s)) is dict for s in SIGMAS), \
         "q3_table is not set yet: fill it in the cell under Q3, one row per sigma in SIGMAS"
+    for s in SIGMAS:
+        for name in ("skip", "no_skip"):
+            value = q3_table[s].get(name)
+            assert type(value) in (float, np.float32, np.float64, np.ndarray) and np.ndim(value) == 0, \
+                f"q3_table[{s}][{name!r}] is a mean PSNR, one float, not a {type(value).__name__}"
     gap = {s: float(q3_table[s]["skip"]) - float(q3_table[s]["no_skip"]) for s in SIGMAS}
     need = for_preset({"tiny": 0.5, "cpu": 2.0, "gpu": 2.0})
     low, high = SIGMAS[0], SIGMAS[-1]
@@ -569,31 +643,52 @@ def test_q3_psnr_matches_genlab(q3_psnr):
     rng = np.random.default_rng(5)
     x = rng.uniform(-1, 1, (5, 6, 6, 2)).astype(np.float32)
     y = np.clip(x + 0.3 * rng.normal(size=x.shape), -1, 1).astype(np.float32)
-    assert np.allclose(np.asarray(q3_psnr(x, y), dtype=float), psnr(x, y), rtol=1e-4), \
+    got = q3_psnr(x, y)
+    assert type(got) is np.ndarray and got.shape == (5,), \
+        f"q3_psnr returns an array of one PSNR per image, [5] here, got {type(got).__name__} {np.shape(got)}"
+    assert np.allclose(got.astype(float), psnr(x, y), rtol=1e-4), \
         "q3_psnr is 10 log10(R^2 / MSE) with R = 2 and the MSE of each image over H, W and C (not over the batch)"
 
 # %%
 # HIDDEN
-def test_q3_table_is_measured(q3_table, q3_psnr, q3_noisy, q3_clean, q3_skip_model, q3_noskip_model,
-                              q3_skip_history, q3_noskip_history):
+def test_q3_table_is_measured(q3_table, q3_psnr, q3_denoise, q3_model_config, q3_skip_history, q3_noskip_history,
+                              SEED):
+    import jax
     import numpy as np
 
-    from genlab.samplers.denoise import denoise_images
-
-    assert q3_skip_history is not None and q3_noskip_history is not None and type(q3_table) is dict, \
-        "train both denoisers and fill q3_table in the cell under Q3"
+    from genlab.data.images import load_images
+    from genlab.grading.channel import Record
     from genlab.grading.settings import for_preset
+    from genlab.samplers.denoise import noisy_copies
 
+    assert type(q3_skip_history) is Record and type(q3_noskip_history) is Record and type(q3_table) is dict, \
+        "train both denoisers (keep the histories that train_denoiser returns) and fill q3_table in the cell under Q3"
     steps = for_preset({"tiny": 40, "cpu": 600, "gpu": 3000})  # RUNS[...]["denoise_steps"] at the grader's preset
+    assert type(q3_skip_history.steps) is list and type(q3_noskip_history.steps) is list, \
+        "q3_skip_history and q3_noskip_history are the Histories that train_denoiser returns"
     assert q3_skip_history.steps[-1] == q3_noskip_history.steps[-1] == steps, \
         f"train both denoisers for q3_config.train.steps = {steps} steps"
-    assert q3_skip_model.config.skip and not q3_noskip_model.config.skip, "q3_noskip_model must have skip=False"
+    configs = [q3_model_config(which) for which in ("skip", "no_skip")]
+    assert all(type(c) is Record and type(c.fields.get("skip")) is bool for c in configs), \
+        "q3_skip_model and q3_noskip_model are the U-Nets that train_denoiser returns"
+    assert configs[0].skip and not configs[1].skip, "q3_skip_model must have skip=True and q3_noskip_model skip=False"
+    # the lab's evaluation images and noise, rebuilt here from the grading seed (as the cell above Q3 makes them)
+    clean = load_images("fashion_mnist", "test", source="embedded").images[: for_preset({"tiny": 64, "cpu": 500,
+                                                                                            "gpu": 2000})]
     s = 0.1  # SIGMAS[0]
-    want = {"noisy": q3_noisy[s]} | {name: denoise_images(model, q3_noisy[s], s)
-                                     for name, model in (("skip", q3_skip_model), ("no_skip", q3_noskip_model))}
+    noisy = noisy_copies(clean, (0.1, 0.2, 0.4, 0.8), jax.random.split(jax.random.key(SEED), 4)[0])[s]
+    assert type(q3_table.get(s)) is dict, "q3_table needs a row for sigma = 0.1"
+    want = {"noisy": noisy, "skip": q3_denoise("skip", noisy, s), "no_skip": q3_denoise("no_skip", noisy, s)}
     for name, images in want.items():  # measured with your q3_psnr: a mistake in (a) is not counted again here
-        value = float(np.mean(np.asarray(q3_psnr(images, q3_clean), dtype=float)))
-        assert abs(float(q3_table[s][name]) - value) < 0.05, \
+        assert type(images) is np.ndarray and images.shape == clean.shape, \
+            f"denoise_images of {len(clean)} noisy test images gives an array {clean.shape}, got {np.shape(images)}"
+        got = q3_psnr(images, clean)
+        assert type(got) is np.ndarray, f"q3_psnr returns an array of PSNRs, not a {type(got).__name__}"
+        value = float(np.mean(got.astype(float)))
+        entry = q3_table[s].get(name)
+        assert type(entry) in (float, np.float32, np.float64, np.ndarray) and np.ndim(entry) == 0, \
+            f"q3_table[{s}][{name!r}] is a mean PSNR, one float, not a {type(entry).__name__}"
+        assert abs(float(entry) - value) < 0.05, \
             f"q3_table[{s}][{name!r}] must be the mean q3_psnr of those images against q3_clean: {value:.2f} dB"
 
 # %% [raw]
@@ -658,37 +753,47 @@ def q4_reparameterize(mean, logvar, key):
 # # END SOLUTION
 
 # %%
-q4_grad_mean, q4_grad_logvar = jax.grad(lambda m, lv: jnp.sum(q4_reparameterize(m, lv, jax.random.key(0))),
-                                        argnums=(0, 1))(jnp.zeros(3), jnp.zeros(3))
+def q4_z_sum(mean, logvar, key):
+    """The sum of all entries of z: a scalar, so jax.grad(q4_z_sum, argnums=0 or 1) is dz/dmean or dz/dlogvar
+    per element (the tests take your gradients through it)."""
+    return jnp.sum(q4_reparameterize(mean, logvar, key))
+
+
+q4_grad_mean, q4_grad_logvar = jax.grad(q4_z_sum, argnums=(0, 1))(jnp.zeros(3), jnp.zeros(3), jax.random.key(0))
 print("dz/dmean:", q4_grad_mean, " dz/dlogvar:", q4_grad_logvar, "(= eps / 2 at logvar = 0)")
 
 # %% [raw]
 # # BEGIN TESTS
 
 # %%
-def test_q4_shape_and_mean_gradient(q4_reparameterize):
+def test_q4_shape_and_mean_gradient(q4_reparameterize, q4_z_sum):
     import jax
     import jax.numpy as jnp
     import numpy as np
 
     mean, logvar = jnp.ones((2, 7, 7, 4)), jnp.zeros((2, 7, 7, 4))
-    z = q4_reparameterize(mean, logvar, jax.random.key(0))
+    key = jax.random.key_data(jax.random.key(0))  # a key as plain data: its two uint32 words
+    z = q4_reparameterize(mean, logvar, key)
     assert z is not None, "q4_reparameterize must return z (a function without `return` gives None)"
+    assert type(z) is np.ndarray, f"q4_reparameterize returns an array z, not a {type(z).__name__}"
     assert z.shape == (2, 7, 7, 4), f"z must have the shape of mean, (2, 7, 7, 4), got {z.shape}"
-    g = jax.grad(lambda m: jnp.sum(q4_reparameterize(m, logvar, jax.random.key(0))))(mean)
-    assert np.allclose(np.asarray(g), 1.0, rtol=1e-6), "z = mean + sigma * eps, so dz/dmean must be 1 everywhere"
+    g = q4_z_sum.grad(mean, logvar, key, argnums=0)  # jax.grad of sum(z) in mean, taken in your notebook's process
+    assert type(g) is np.ndarray and g.shape == (2, 7, 7, 4), "the gradient of sum(z) in mean has the shape of mean"
+    assert np.allclose(g, 1.0, rtol=1e-6), "z = mean + sigma * eps, so dz/dmean must be 1 everywhere"
 
 # %%
-def test_q4_gradient_reaches_logvar(q4_reparameterize):
+def test_q4_gradient_reaches_logvar(q4_reparameterize, q4_z_sum):
     import jax
-    import jax.numpy as jnp
     import numpy as np
 
     k_m, k_v, k = jax.random.split(jax.random.key(6), 3)
-    mean, logvar = jax.random.normal(k_m, (3, 5)), jax.random.normal(k_v, (3, 5))
+    mean, logvar, k = jax.random.normal(k_m, (3, 5)), jax.random.normal(k_v, (3, 5)), jax.random.key_data(k)
     z = q4_reparameterize(mean, logvar, k)
-    g = jax.grad(lambda lv: jnp.sum(q4_reparameterize(mean, lv, k)))(logvar)
-    assert np.allclose(np.asarray(g), 0.5 * np.asarray(z - mean), rtol=1e-4, atol=1e-6), (
+    assert type(z) is np.ndarray and z.shape == (3, 5), \
+        f"q4_reparameterize returns an array z of the shape of mean, (3, 5), got {type(z).__name__} {np.shape(z)}"
+    g = q4_z_sum.grad(mean, logvar, k, argnums=1)  # jax.grad of sum(z) in logvar, taken in your notebook's process
+    assert type(g) is np.ndarray and g.shape == (3, 5), "the gradient of sum(z) in logvar has the shape of logvar"
+    assert np.allclose(g, 0.5 * (z - np.asarray(mean)), rtol=1e-4, atol=1e-6), (
         "the trick makes z differentiable in logvar: dz/dlogvar = exp(logvar / 2) * eps / 2 = (z - mean) / 2; "
         "sample eps independently of mean and logvar and scale it by exp(logvar / 2)")
 
@@ -701,9 +806,11 @@ def test_q4_matches_genlab(q4_reparameterize):
     from genlab.models.vae import reparameterize
 
     k_m, k_v, k = jax.random.split(jax.random.key(6), 3)
-    mean, logvar = jax.random.normal(k_m, (3, 5)), jax.random.normal(k_v, (3, 5))
+    mean, logvar, k = jax.random.normal(k_m, (3, 5)), jax.random.normal(k_v, (3, 5)), jax.random.key_data(k)
     z = q4_reparameterize(mean, logvar, k)
-    assert np.allclose(np.asarray(z), np.asarray(reparameterize(mean, logvar, k)), rtol=1e-5, atol=1e-6), \
+    assert type(z) is np.ndarray and z.shape == (3, 5), \
+        f"q4_reparameterize returns an array z of the shape of mean, (3, 5), got {type(z).__name__} {np.shape(z)}"
+    assert np.allclose(z, np.asarray(reparameterize(mean, logvar, k)), rtol=1e-5, atol=1e-6), \
         "z must be mean + exp(logvar / 2) * jax.random.normal(key, mean.shape)"
 
 # %%
@@ -713,10 +820,15 @@ def test_q4_moments(q4_reparameterize):
     import jax.numpy as jnp
     import numpy as np
 
-    z = np.asarray(q4_reparameterize(jnp.full((20000,), 3.0), jnp.full((20000,), np.log(0.25)), jax.random.key(7)))
+    z = q4_reparameterize(jnp.full((20000,), 3.0), jnp.full((20000,), np.log(0.25)),
+                          jax.random.key_data(jax.random.key(7)))
+    assert type(z) is np.ndarray and z.shape == (20000,), \
+        f"q4_reparameterize returns an array z of the shape of mean, (20000,), got {type(z).__name__} {np.shape(z)}"
     assert abs(z.mean() - 3.0) < 0.02 and abs(z.std() - 0.5) < 0.02, \
         f"mean 3 and logvar log(0.25) give samples of mean 3 and std 0.5, got {z.mean():.3f} and {z.std():.3f}"
-    z2 = np.asarray(q4_reparameterize(jnp.zeros((2, 20000)), jnp.zeros((2, 20000)), jax.random.key(8)))
+    z2 = q4_reparameterize(jnp.zeros((2, 20000)), jnp.zeros((2, 20000)), jax.random.key_data(jax.random.key(8)))
+    assert type(z2) is np.ndarray and z2.shape == (2, 20000), \
+        f"q4_reparameterize returns an array z of the shape of mean, (2, 20000), got {type(z2).__name__} {np.shape(z2)}"
     assert abs(np.corrcoef(z2)[0, 1]) < 0.05, "different entries need independent noise (one eps per element)"
 
 # %% [raw]
@@ -780,12 +892,14 @@ def test_q5_zero_at_the_prior(q5_gaussian_kl, q5_kl_monte_carlo):
 
     kl = q5_gaussian_kl(jnp.zeros((2, 3)), jnp.zeros((2, 3)))
     assert kl is not None, "q5_gaussian_kl must return the KL (a function without `return` gives None)"
+    assert type(kl) is np.ndarray, f"q5_gaussian_kl returns an array of KLs, not a {type(kl).__name__}"
     assert kl.shape == (2, 3), f"the KL is per element: for [2, 3] inputs expected (2, 3), got {kl.shape}"
-    assert np.allclose(np.asarray(kl), 0.0, atol=1e-7), "the KL of N(0, 1) from N(0, 1) is 0"
-    mc = q5_kl_monte_carlo(jnp.zeros(3), jnp.zeros(3), jax.random.key(0), 100)
+    assert np.allclose(kl, 0.0, atol=1e-7), "the KL of N(0, 1) from N(0, 1) is 0"
+    mc = q5_kl_monte_carlo(jnp.zeros(3), jnp.zeros(3), jax.random.key_data(jax.random.key(0)), 100)
     assert mc is not None, "q5_kl_monte_carlo must return the estimate (a function without `return` gives None)"
+    assert type(mc) is np.ndarray, f"q5_kl_monte_carlo returns an array, not a {type(mc).__name__}"
     assert mc.shape == (3,), f"q5_kl_monte_carlo returns mean.shape, (3,), got {mc.shape}"
-    assert np.allclose(np.asarray(mc), 0.0, atol=1e-5), "with q = p, log q(z) - log p(z) is 0 for every sample"
+    assert np.allclose(mc, 0.0, atol=1e-5), "with q = p, log q(z) - log p(z) is 0 for every sample"
 
 # %%
 def test_q5_monte_carlo_agrees(q5_kl_monte_carlo, q4_reparameterize):
@@ -793,12 +907,18 @@ def test_q5_monte_carlo_agrees(q5_kl_monte_carlo, q4_reparameterize):
     import jax.numpy as jnp
     import numpy as np
 
-    m, lv, key, n = jnp.array([1.0, 0.0, -0.5]), jnp.array([0.0, float(np.log(4.0)), -1.0]), jax.random.key(10), 40000
+    m, lv, n = jnp.array([1.0, 0.0, -0.5]), jnp.array([0.0, float(np.log(4.0)), -1.0]), 40000
+    key = jax.random.key_data(jax.random.key(10))  # a key as plain data: its two uint32 words
     truth = 0.5 * (np.asarray(m) ** 2 + np.exp(np.asarray(lv)) - 1 - np.asarray(lv))  # 0.5, 0.807, 0.309
-    got = np.asarray(q5_kl_monte_carlo(m, lv, key, n), dtype=float)
+    got = q5_kl_monte_carlo(m, lv, key, n)
+    assert type(got) is np.ndarray, f"q5_kl_monte_carlo returns an array, not a {type(got).__name__}"
     assert got.shape == (3,), f"q5_kl_monte_carlo returns mean.shape, (3,), got {got.shape}"
+    got = got.astype(float)
     # with your own q4_reparameterize, right or wrong: a mistake there is counted in Q4 only
-    z = np.asarray(q4_reparameterize(jnp.broadcast_to(m, (n, 3)), jnp.broadcast_to(lv, (n, 3)), key), dtype=float)
+    z = q4_reparameterize(jnp.broadcast_to(m, (n, 3)), jnp.broadcast_to(lv, (n, 3)), key)
+    assert type(z) is np.ndarray and z.shape == (n, 3), \
+        f"q4_reparameterize returns an array z of the shape of mean, ({n}, 3), got {type(z).__name__} {np.shape(z)}"
+    z = z.astype(float)
     yours = np.mean(-0.5 * ((z - np.asarray(m)) ** 2 / np.exp(np.asarray(lv)) + np.asarray(lv)) + 0.5 * z**2, axis=0)
     assert np.allclose(got, truth, atol=0.06) or np.allclose(got, yours, rtol=1e-3, atol=1e-4), (
         f"the mean of log q(z) - log p(z) over {n} samples should agree with the closed form {truth.round(3)}, "
@@ -815,12 +935,18 @@ def test_q5_known_values(q5_gaussian_kl):
 
     m, lv = np.array([1.0, 0.0, -2.0]), np.array([0.0, np.log(4.0), -2.0])
     want = 0.5 * (m**2 + np.exp(lv) - 1 - lv)  # 0.5, 0.807, 2.568
-    got = np.asarray(q5_gaussian_kl(jnp.asarray(m), jnp.asarray(lv)), dtype=float)
+    got = q5_gaussian_kl(jnp.asarray(m), jnp.asarray(lv))
+    assert type(got) is np.ndarray and got.shape == (3,), \
+        f"q5_gaussian_kl returns an array of the shape of mean, (3,), got {type(got).__name__} {np.shape(got)}"
+    got = got.astype(float)
     assert np.allclose(got, want, rtol=1e-5), \
         f"KL = (mean^2 + exp(logvar) - 1 - logvar) / 2 gives {want.round(3)} here, got {got.round(3)}"
     k1, k2 = jax.random.split(jax.random.key(9))
     m2, lv2 = 2 * jax.random.normal(k1, (4, 5)), 2 * jax.random.normal(k2, (4, 5))
-    assert np.allclose(np.asarray(q5_gaussian_kl(m2, lv2)), np.asarray(gaussian_kl(m2, lv2)), rtol=1e-5), \
+    got2 = q5_gaussian_kl(m2, lv2)
+    assert type(got2) is np.ndarray and got2.shape == (4, 5), \
+        f"q5_gaussian_kl returns an array of the shape of mean, (4, 5), got {type(got2).__name__} {np.shape(got2)}"
+    assert np.allclose(got2, np.asarray(gaussian_kl(m2, lv2)), rtol=1e-5), \
         "q5_gaussian_kl must match the closed form on random means and log-variances"
 
 # %% [raw]
@@ -880,6 +1006,13 @@ print(f"trained in {time.perf_counter() - start:.0f} s")
 # # END SOLUTION
 
 # %%
+def q6_loss_of_new_vae(images, init_seed, key):
+    """Your q6_vae_loss (jitted) on a new tiny VAE, VAE(VAEConfig.tiny(), rngs=nnx.Rngs(init_seed)), and the batch
+    {"image": images}: the tests check your loss through this (a model stays in this notebook; arrays travel)."""
+    vae = VAE(VAEConfig.tiny(), rngs=nnx.Rngs(init_seed))
+    return nnx.jit(q6_vae_loss)(vae, {"image": jnp.asarray(images, jnp.float32)}, key)
+
+# %%
 q6_recon = reconstruct(q6_vae, test.images[:500])  # posterior means, decoded, clipped to [-1, 1]
 q6_recon_psnr = float(np.mean(10 * np.log10(4.0 / np.mean((q6_recon - test.images[:500]) ** 2, axis=(1, 2, 3)))))
 print(f"final train mse {np.mean(q6_history.metrics['mse'][-10:]):.4f}, "
@@ -891,7 +1024,7 @@ reconstructions(test.images[:8], q6_recon[:8], q6_recon_psnr)
 # # BEGIN TESTS
 
 # %%
-def test_q6_loss_parts(q6_vae_loss):
+def test_q6_loss_parts(q6_loss_of_new_vae, q5_gaussian_kl):
     import jax
     import jax.numpy as jnp
     import numpy as np
@@ -899,33 +1032,45 @@ def test_q6_loss_parts(q6_vae_loss):
 
     from genlab.models.vae import VAE, VAEConfig
 
-    vae = VAE(VAEConfig.tiny(), rngs=nnx.Rngs(0))
-    out = nnx.jit(q6_vae_loss)(vae, {"image": jnp.zeros((2, 28, 28, 1))}, jax.random.key(0))
+    out = q6_loss_of_new_vae(np.zeros((2, 28, 28, 1), np.float32), 0, jax.random.key_data(jax.random.key(0)))
     assert type(out) in (tuple, list) and len(out) == 2, \
         "q6_vae_loss must return (loss, {'mse': ..., 'kl_per_dim': ...})"
     loss, metrics = out
-    assert np.shape(loss) == (), "the loss is a scalar: mse + KL_WEIGHT * kl"
+    assert type(loss) in (np.ndarray, np.float32, np.float64, float) and np.shape(loss) == (), \
+        f"the loss is a scalar: mse + KL_WEIGHT * kl, got {type(loss).__name__} {np.shape(loss)}"
     assert type(metrics) is dict and {"mse", "kl_per_dim"} <= set(metrics), \
         "the second value is the dict of metrics with the keys 'mse' and 'kl_per_dim'"
-    assert float(metrics["mse"]) >= 0 and float(metrics["kl_per_dim"]) >= 0, "a squared error and a KL are never negative"
+    for name in ("mse", "kl_per_dim"):
+        assert type(metrics[name]) in (np.ndarray, np.float32, np.float64, float) and np.shape(metrics[name]) == (), \
+            f"metrics[{name!r}] is one number (a mean), got {type(metrics[name]).__name__} {np.shape(metrics[name])}"
+    # the KL part is the mean of your q5_gaussian_kl: where that gives a negative KL, it is counted in Q5 only
+    mean, logvar = VAE(VAEConfig.tiny(), rngs=nnx.Rngs(0)).encode(jnp.zeros((2, 28, 28, 1)))  # the same VAE
+    own = q5_gaussian_kl(mean, logvar)
+    own_negative = type(own) is np.ndarray and float(np.mean(own)) < 0
+    assert float(metrics["mse"]) >= 0 and (float(metrics["kl_per_dim"]) >= 0 or own_negative), \
+        "a squared error and a KL are never negative"
 
 # %%
 def test_q6_reconstruction_error_falls(q6_history):
     import numpy as np
 
+    from genlab.grading.channel import Record
     from genlab.grading.settings import for_preset
 
-    assert q6_history is not None and hasattr(q6_history, "metrics"), \
+    assert type(q6_history) is Record and "metrics" in q6_history.fields, \
         "q6_history is not set yet: keep the history that fit returns in the cell under Q6"
     steps = for_preset({"tiny": 40, "cpu": 800, "gpu": 3000})  # RUNS[...]["vae_steps"] at the grader's preset
-    assert q6_history.steps[-1] == steps, f"train for RUN['vae_steps'] = {steps} steps"
+    assert type(q6_history.steps) is list and q6_history.steps and q6_history.steps[-1] == steps, \
+        f"train for RUN['vae_steps'] = {steps} steps"
+    assert type(q6_history.metrics) is dict and type(q6_history.metrics.get("mse")) is list, \
+        "q6_history.metrics['mse'] is the list of mse values that fit logged"
     mse = np.asarray(q6_history.metrics["mse"], dtype=float)
     assert mse[-5:].mean() < 0.7 * mse[:5].mean(), \
         f"training should cut the reconstruction error by 30 % at least: from {mse[:5].mean():.4f} to {mse[-5:].mean():.4f}"
 
 # %%
 # HIDDEN
-def test_q6_loss_is_mse_plus_weighted_kl(q6_vae_loss, q4_reparameterize, q5_gaussian_kl):
+def test_q6_loss_is_mse_plus_weighted_kl(q6_loss_of_new_vae, q4_reparameterize, q5_gaussian_kl):
     import jax
     import jax.numpy as jnp
     import numpy as np
@@ -935,37 +1080,40 @@ def test_q6_loss_is_mse_plus_weighted_kl(q6_vae_loss, q4_reparameterize, q5_gaus
 
     KL_WEIGHT = 1e-3  # the lab's weight (the grader's copy, not the notebook's)
 
+    images = np.random.default_rng(11).uniform(-1, 1, (4, 28, 28, 1)).astype(np.float32)
+    key = jax.random.key_data(jax.random.key(12))  # a key as plain data: its two uint32 words
+    out = q6_loss_of_new_vae(images, 3, key)  # your loss on VAE(VAEConfig.tiny(), rngs=nnx.Rngs(3))
+    assert type(out) in (tuple, list) and len(out) == 2 and type(out[1]) is dict, \
+        "q6_vae_loss must return (loss, {'mse': ..., 'kl_per_dim': ...})"
+    loss, metrics = out
+    # the recipe of Q6 on the same VAE (same seed, same weights) with your own Q4 and Q5: their mistakes are
+    # not counted again
     vae = VAE(VAEConfig.tiny(), rngs=nnx.Rngs(3))
-    batch = {"image": np.random.default_rng(11).uniform(-1, 1, (4, 28, 28, 1)).astype(np.float32)}
-    key = jax.random.key(12)
-
-    @nnx.jit
-    def both(vae, batch, key):  # the recipe of Q6 with your own Q4 and Q5: their mistakes are not counted again
-        x = batch["image"]
-        mean, logvar = vae.encode(x)
-        mse = jnp.mean(jnp.square(vae.decode(q4_reparameterize(mean, logvar, key)) - x))
-        kl = jnp.mean(q5_gaussian_kl(mean, logvar))
-        return q6_vae_loss(vae, batch, key), (mse + KL_WEIGHT * kl, mse, kl)
-
-    (loss, metrics), (want, want_mse, want_kl) = both(vae, batch, key)
-    for name, got, value in (("mse", metrics["mse"], want_mse), ("kl_per_dim", metrics["kl_per_dim"], want_kl),
-                             ("loss", loss, want)):
-        assert abs(float(got) - float(value)) <= 1e-4 * abs(float(value)) + 1e-7, \
-            f"{name} should be {float(value):.6g} (encode, your q4_reparameterize, decode; mse + KL_WEIGHT * kl), got {float(got):.6g}"
+    mean, logvar = vae.encode(jnp.asarray(images))  # JAX arrays: they reach your functions as JAX arrays
+    z, kl = q4_reparameterize(mean, logvar, key), q5_gaussian_kl(mean, logvar)
+    assert type(z) is np.ndarray and type(kl) is np.ndarray, "q4_reparameterize and q5_gaussian_kl return arrays"
+    want_mse = float(np.mean(np.square(np.asarray(vae.decode(jnp.asarray(z)), np.float64) - images)))
+    want_kl = float(np.mean(kl.astype(np.float64)))
+    for name, got, value in (("mse", metrics.get("mse"), want_mse), ("kl_per_dim", metrics.get("kl_per_dim"), want_kl),
+                             ("loss", loss, want_mse + KL_WEIGHT * want_kl)):
+        assert type(got) in (np.ndarray, np.float32, np.float64, float) and np.shape(got) == (), \
+            f"{name} is one number, got {type(got).__name__} {np.shape(got)}"
+        assert abs(float(got) - value) <= 1e-4 * abs(value) + 1e-7, \
+            f"{name} should be {value:.6g} (encode, your q4_reparameterize, decode; mse + KL_WEIGHT * kl), got {float(got):.6g}"
 
 # %%
 # HIDDEN
-def test_q6_trained(q6_vae):
+def test_q6_trained(q6_recon):
     import numpy as np
 
-    from genlab.grading.settings import for_preset, preset
-
     from genlab.data.images import load_images
+    from genlab.grading.settings import for_preset, preset
     from genlab.metrics.psnr import psnr
-    from genlab.pipelines.latents import reconstruct
 
-    x = load_images("fashion_mnist", "test", source="embedded", limit=200).images
-    got = float(np.mean(psnr(reconstruct(q6_vae, x), x)))
+    x = load_images("fashion_mnist", "test", source="embedded", limit=500).images
+    assert type(q6_recon) is np.ndarray and q6_recon.shape == x.shape, \
+        f"q6_recon holds the reconstructions of the first 500 test images, {x.shape}, got {np.shape(q6_recon)}"
+    got = float(np.mean(psnr(q6_recon[:200], x[:200])))
     need = for_preset({"tiny": 11.0, "cpu": 20.0, "gpu": 22.0})  # an untrained VAE: about 8 dB
     assert got >= need, f"the trained VAE reconstructs test images at {got:.1f} dB PSNR at {preset()}, expected >= {need}"
 
@@ -999,6 +1147,11 @@ q7_z = encode_dataset(q6_vae, q7_images, k_q7)  # [N, 7, 7, 4] posterior samples
 q7_a = int(np.flatnonzero(test.labels[: len(q7_images)] == 0)[0])  # the first T-shirt/top
 q7_b = int(np.flatnonzero(test.labels[: len(q7_images)] == 7)[0])  # the first sneaker
 q7_means_ab = encode_dataset(q6_vae, q7_images[[q7_a, q7_b]], None)  # [2, 7, 7, 4] posterior means
+
+
+def q7_decode(z):
+    """Latents [N, 7, 7, 4] -> images [N, 28, 28, 1], decoded by q6_vae (the tests decode through this)."""
+    return decode_latents(q6_vae, np.asarray(z, np.float32))
 
 # %% [raw]
 # # BEGIN SOLUTION
@@ -1034,18 +1187,23 @@ def test_q7_types(q7_scale, q7_interpolate, q7_path):
     import numpy as np
 
     assert q7_scale is not None and q7_scale is not Ellipsis, "q7_scale is not set yet: compute it in the cell under Q7"
+    assert type(q7_scale) in (float, np.float32, np.float64, np.ndarray) and np.ndim(q7_scale) == 0, \
+        f"the scale factor 1 / std is one float, not a {type(q7_scale).__name__}"
     assert float(q7_scale) > 0, f"the scale factor 1 / std is a positive number, got {q7_scale}"
     path = q7_interpolate(jnp.zeros((7, 7, 4)), jnp.ones((7, 7, 4)), 5)
     assert path is not None, "q7_interpolate must return the points (a function without `return` gives None)"
+    assert type(path) is np.ndarray, f"q7_interpolate returns an array of points, not a {type(path).__name__}"
     assert path.shape == (5, 7, 7, 4), f"5 points between two [7, 7, 4] latents: (5, 7, 7, 4), got {path.shape}"
-    assert np.shape(q7_path) == (8, 28, 28, 1), f"q7_path decodes 8 latents: [8, 28, 28, 1], got {np.shape(q7_path)}"
+    assert type(q7_path) is np.ndarray, f"q7_path is the array of decoded images, not a {type(q7_path).__name__}"
+    assert q7_path.shape == (8, 28, 28, 1), f"q7_path decodes 8 latents: [8, 28, 28, 1], got {q7_path.shape}"
 
 # %%
 def test_q7_scaled_latents_have_unit_std(q7_scaled):
     import numpy as np
 
     assert q7_scaled is not None and q7_scaled is not Ellipsis, "q7_scaled is not set yet: compute it in the cell under Q7"
-    std = float(np.std(np.asarray(q7_scaled, dtype=float)))
+    assert type(q7_scaled) is np.ndarray, f"q7_scaled is an array of latents, not a {type(q7_scaled).__name__}"
+    std = float(np.std(q7_scaled.astype(float)))
     assert abs(std - 1.0) < 1e-3, (f"the scaled latents must have std 1, like the noise diffusion adds to them; "
                                    f"got {std:.4f}: q7_scale is 1 / std of all elements of q7_z")
 
@@ -1054,31 +1212,43 @@ def test_q7_scaled_latents_have_unit_std(q7_scaled):
 def test_q7_scale(q7_scale, q7_scaled, q7_z):
     import numpy as np
 
-    z = np.asarray(q7_z, dtype=np.float64)
+    assert type(q7_z) is np.ndarray, "q7_z is the array of latents that the cell above Q7's answer computes"
+    assert type(q7_scale) in (float, np.float32, np.float64, np.ndarray) and np.ndim(q7_scale) == 0, \
+        f"the scale factor 1 / std is one float, not a {type(q7_scale).__name__}"
+    assert type(q7_scaled) is np.ndarray and q7_scaled.shape == q7_z.shape, \
+        f"q7_scaled is an array of the shape of q7_z, {q7_z.shape}, got {type(q7_scaled).__name__} {np.shape(q7_scaled)}"
+    z = q7_z.astype(np.float64)
     assert abs(float(q7_scale) * z.std() - 1.0) < 1e-3, f"q7_scale is 1 / std(q7_z) = {1 / z.std():.4f}, got {q7_scale}"
-    assert np.allclose(np.asarray(q7_scaled, dtype=float), float(q7_scale) * z, rtol=1e-4, atol=1e-6), \
+    assert np.allclose(q7_scaled.astype(float), float(q7_scale) * z, rtol=1e-4, atol=1e-6), \
         "q7_scaled is q7_scale * q7_z"
 
 # %%
 # HIDDEN
-def test_q7_interpolation_and_path(q7_interpolate, q7_path, q6_vae, q7_means_ab):
+def test_q7_interpolation_and_path(q7_interpolate, q7_path, q7_decode, q7_means_ab):
     import jax
     import numpy as np
 
-    from genlab.pipelines.latents import decode_latents
-
     k0, k1 = jax.random.split(jax.random.key(13))
     z0, z1 = np.asarray(jax.random.normal(k0, (7, 7, 4))), np.asarray(jax.random.normal(k1, (7, 7, 4)))
-    p = np.asarray(q7_interpolate(z0, z1, 5), dtype=float)
+    p = q7_interpolate(z0, z1, 5)
+    assert type(p) is np.ndarray and p.shape == (5, 7, 7, 4), \
+        f"5 points between two [7, 7, 4] latents: an array (5, 7, 7, 4), got {type(p).__name__} {np.shape(p)}"
+    p = p.astype(float)
     assert np.allclose(p[0], z0, atol=1e-5) and np.allclose(p[-1], z1, atol=1e-5), \
         "the first point is z0 and the last z1 (alpha from 0 to 1, both ends included)"
     assert np.allclose(p[2], (z0 + z1) / 2, atol=1e-5) and np.allclose(p[1], 0.75 * z0 + 0.25 * z1, atol=1e-5), \
         "with n = 5 the alphas are 0, 0.25, 0.5, 0.75, 1 and the points (1 - alpha) z0 + alpha z1"
-    path = np.asarray(q7_path, dtype=float)
-    ends = decode_latents(q6_vae, np.asarray(q7_means_ab))
+    assert type(q7_means_ab) is np.ndarray and q7_means_ab.shape == (2, 7, 7, 4), \
+        "q7_means_ab holds the two latent means [2, 7, 7, 4] that the cell above Q7's answer computes"
+    assert type(q7_path) is np.ndarray and q7_path.shape == (8, 28, 28, 1), \
+        f"q7_path decodes 8 latents: an array [8, 28, 28, 1], got {type(q7_path).__name__} {np.shape(q7_path)}"
+    path = q7_path.astype(float)
+    ends = q7_decode(q7_means_ab)  # decoded by your q6_vae, in your notebook's process
+    assert type(ends) is np.ndarray and ends.shape == (2, 28, 28, 1), "decode_latents gives images [2, 28, 28, 1]"
     assert np.allclose(path[[0, -1]], ends, atol=1e-4), "q7_path starts at image a and ends at image b (their decoded means)"
-    a, b = np.asarray(q7_means_ab[0]), np.asarray(q7_means_ab[1])
-    mid = decode_latents(q6_vae, (4 / 7 * a + 3 / 7 * b)[None])
+    a, b = q7_means_ab[0].astype(float), q7_means_ab[1].astype(float)
+    mid = q7_decode((4 / 7 * a + 3 / 7 * b)[None])
+    assert type(mid) is np.ndarray and mid.shape == (1, 28, 28, 1), "decode_latents gives images [1, 28, 28, 1]"
     assert np.allclose(path[3], mid[0], atol=1e-4), "q7_path[3] decodes alpha = 3/7 of the way from a to b"
 
 # %% [raw]
