@@ -902,6 +902,19 @@ def test_q5_zero_at_the_prior(q5_gaussian_kl, q5_kl_monte_carlo):
     assert np.allclose(mc, 0.0, atol=1e-5), "with q = p, log q(z) - log p(z) is 0 for every sample"
 
 # %%
+def test_q5_kl_is_positive_away_from_the_prior(q5_gaussian_kl):
+    import jax.numpy as jnp
+    import numpy as np
+
+    kl = q5_gaussian_kl(jnp.array([1.0, 0.0]), jnp.array([0.0, float(np.log(4.0))]))
+    assert type(kl) is np.ndarray and kl.shape == (2,), \
+        f"q5_gaussian_kl returns one KL per element, shape (2,) here, got {type(kl).__name__} {getattr(kl, 'shape', '')}"
+    want = np.array([0.5, (4.0 - 1.0 - np.log(4.0)) / 2])
+    assert np.allclose(kl, want, rtol=1e-5), (
+        f"KL(N(1, 1) || N(0, 1)) = 0.5 and KL(N(0, 4) || N(0, 1)) = {want[1]:.4f}, got {np.round(kl, 4)}: a KL is "
+        "never negative; (mean^2 + exp(logvar) - 1 - logvar) / 2 per element")
+
+# %%
 def test_q5_monte_carlo_agrees(q5_kl_monte_carlo, q4_reparameterize):
     import jax
     import jax.numpy as jnp

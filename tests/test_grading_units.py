@@ -326,3 +326,39 @@ def test_for_preset_reads_the_graders_preset(monkeypatch):
 
     monkeypatch.setenv("GENLAB_PRESET", "tiny")
     assert preset() == "tiny" and for_preset({"tiny": 50, "cpu": 200, "gpu": 200}) == 50
+
+
+def test_failing_test_message_names_the_line_of_the_test_that_failed():
+    from otter.test_files.exception_test import ExceptionTestFile
+
+    from genlab.grading.verdict import _error_message, _student_error
+
+    source = ('from otter.test_files import test_case\nOK_FORMAT = False\nname = "q2"\npoints = 1\n\n'
+              "@test_case(points=None, hidden=False)\ndef test_q2_merge(f):\n    x = 1\n    f(x)\n")
+    tf = ExceptionTestFile.from_string(source)
+
+    def student(x):
+        raise _student_error("TypeError", "TypeError: add got incompatible shapes")
+
+    try:
+        tf.test_cases[0].body.test_func(student)
+    except TypeError as exc:
+        message = _error_message(tf, tf.test_cases[0].body.test_func, exc)
+    assert message.startswith("Error at line 9 in test q2:\n  f(x)\n"), message
+    assert message.endswith("TypeError: (raised by your code) add got incompatible shapes"), message
+
+
+def test_cell_errors_of_unwritten_answers_say_so():
+    from genlab.grading.harness import _placeholder_names, _unwritten
+
+    stub = "def q6_step(theta):\n    ...\n\npath = [q6_step(1.0) for _ in range(3)]\nx, y = path[0]\n"
+    err = TypeError("cannot unpack non-iterable NoneType object")
+    assert _unwritten(stub, err, set()) == "not written yet: q6_step (TypeError)"
+    assert _unwritten("print(q3_modes)", NameError("name 'q3_modes' is not defined", name="q3_modes"), set()) \
+        == "q3_modes does not exist yet: it comes from the cell under Q3"
+    later = "norm = sum(q6_step(2.0))"
+    assert _unwritten(later, err, _placeholder_names(stub)).startswith("uses q6_step, not written yet (TypeError")
+    assert _unwritten("x = 1 / 0", ZeroDivisionError("division by zero"), _placeholder_names(stub)) is None
+    method = "class Q2Net:\n    def __call__(self, x):\n        ...\n"
+    assert _unwritten("y = Q2Net()(1)[0]", TypeError("'NoneType' object is not subscriptable"),
+                      _placeholder_names(method)).startswith("uses Q2Net, not written yet")

@@ -89,6 +89,15 @@ def test_solution_notebook_runs_end_to_end_at_tiny(gate):
     lab = gate.lab
     report = lab.solutions.report
     assert report.status == "ok" and not report.cell_errors, report.cell_errors + report.notes
+    # the test session's shared JAX compilation cache (tests/conftest.py) is read-only to graded notebooks
+    refused = [r for r in report.refusals if ".jax-test-cache-" not in r]
+    assert not refused, f"the grader refused what the solution did (noise in every student's feedback): {refused}"
+
+
+def test_untouched_student_notebook_grades_with_notes_not_tracebacks(gate):
+    errors = gate.blank.report.cell_errors
+    raw = [e for e in errors if "written yet" not in e and "does not exist yet" not in e]
+    assert not raw, f"cell errors of the untouched notebook that do not name the unwritten answer: {raw}"
 
 
 def test_untouched_student_notebook_scores_zero(gate):

@@ -18,6 +18,7 @@ import inspect
 import signal
 import threading
 import time
+import traceback
 
 from genlab.grading import channel
 
@@ -49,6 +50,7 @@ def _student_error(kind: str, message: str) -> StudentError:
     if name not in _ERROR_CLASSES:
         _ERROR_CLASSES[name] = type(name, (StudentError, base), {}) if base else StudentError
     cls = _ERROR_CLASSES[name]
+    message = message.removeprefix(f"{kind}: ")  # the student side may already name the type
     text = message if base else f"{kind}: {message}"
     return cls(f"(raised by your code) {text}"[:2000])
 
@@ -214,13 +216,21 @@ def run_tests(bundle, student: Student, settings: dict) -> dict[str, list[dict]]
                 if isinstance(exc, KeyboardInterrupt):
                     raise
                 passed = False
-                try:
-                    message = test_file._generate_error_message(exc)
-                except Exception:  # noqa: BLE001
-                    message = f"{type(exc).__name__}: {exc}"
+                message = _error_message(test_file, tc.body.test_func, exc)
             cases.append({"name": tc.name, "passed": passed, "message": message})
         outcomes[question] = cases
     return outcomes
+
+
+def _error_message(test_file, test_func, exc: BaseException) -> str:
+    """otter's message shape (``Error at line N in test q1:`` + that line + ``Type: message``), with the line
+    found in the test function's own frame (otter counts frames from where it calls the test, not from here)."""
+    code = getattr(test_func, "__code__", None)
+    lines = [n for frame, n in traceback.walk_tb(exc.__traceback__) if frame.f_code is code]
+    head = ""
+    if lines and 0 < lines[-1] <= len(test_file.source_lines):
+        head = f"Error at line {lines[-1]} in test {test_file.name}:\n  {test_file.source_lines[lines[-1] - 1].strip()}\n"
+    return f"{head}{type(exc).__name__}: {str(exc).strip(chr(39))}"
 
 
 class _alarm:
