@@ -98,7 +98,7 @@ def _unwritten(code: str, exc: BaseException, pending: set[str]) -> str | None:
     if names:
         return f"not written yet: {', '.join(names)} ({type(exc).__name__})"
     if used:
-        return f"uses {', '.join(used)}, not written yet ({type(exc).__name__}: {_short(exc, 120)})"
+        return f"uses {', '.join(used)}, not written yet ({_short(exc, 120)})"
     return None
 
 
