@@ -20,10 +20,11 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     import jax
 
     from genlab import experiments
-    from genlab.presets import resolve_preset
+    from genlab.presets import compile_fast_for_tiny, resolve_preset
 
-    exp = experiments.get(args.experiment)
     preset = resolve_preset(args.preset)
+    compile_fast_for_tiny(preset)  # before anything starts JAX's backend
+    exp = experiments.get(args.experiment)
     try:
         config = exp.configure(preset, args.variant)  # the preset is resolved here, once; only configs go down
     except ValueError as err:
@@ -54,9 +55,10 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from genlab.presets import resolve_preset
+    from genlab.presets import compile_fast_for_tiny, resolve_preset
 
     preset = resolve_preset(args.preset)  # first: a bad $GENLAB_PRESET fails before anything heavy is imported
+    compile_fast_for_tiny(preset)
     from genlab import experiments
     from genlab.demos.files import file_settings
     from genlab.demos.page import write_page

@@ -1,3 +1,5 @@
+import os
+
 import pytest
 
 from genlab.presets import PresetError, auto_preset, config_for, resolve_preset
@@ -57,3 +59,16 @@ def test_config_for_calls_the_preset_constructor():
             return "g"
 
     assert [config_for(Cfg, p) for p in ("tiny", "cpu", "gpu")] == ["t", "c", "g"]
+
+
+def test_tiny_runs_ask_xla_for_quick_compiles_and_respect_the_users_flags(monkeypatch):
+    from genlab.presets import TINY_XLA_FLAGS, compile_fast_for_tiny
+
+    monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=4")
+    assert compile_fast_for_tiny("cpu") is False
+    assert os.environ["XLA_FLAGS"] == "--xla_force_host_platform_device_count=4"
+    assert compile_fast_for_tiny("tiny") is True
+    assert os.environ["XLA_FLAGS"].split() == ["--xla_force_host_platform_device_count=4", *TINY_XLA_FLAGS]
+    monkeypatch.setenv("XLA_FLAGS", "--xla_backend_optimization_level=3")
+    assert compile_fast_for_tiny("tiny") is False
+    assert os.environ["XLA_FLAGS"] == "--xla_backend_optimization_level=3"
