@@ -362,3 +362,35 @@ def test_cell_errors_of_unwritten_answers_say_so():
     method = "class Q2Net:\n    def __call__(self, x):\n        ...\n"
     assert _unwritten("y = Q2Net()(1)[0]", TypeError("'NoneType' object is not subscriptable"),
                       _placeholder_names(method)).startswith("uses Q2Net, not written yet")
+
+
+def test_private_tmp_shows_what_python_needs_and_nothing_else(tmp_path, monkeypatch):
+    from genlab.grading import isolation
+
+    kept, other = tmp_path / "kept", tmp_path / "other"
+    kept.mkdir()
+    other.mkdir()
+    (kept / "a.txt").write_text("seen")
+    (other / "b.txt").write_text("secret")
+    jail = isolation.probe("")
+    if "mount" not in jail.active:
+        assert "mount" in jail.missing, "a missing mechanism must be named"
+        return
+    needed = isolation.kept_under_tmp()  # a venv or checkout under /tmp (a clean clone there) stays visible
+    monkeypatch.setattr(isolation, "kept_under_tmp", lambda: [*needed, str(kept)])
+    as_root = isolation.Isolation(tuple(m for m in jail.active if m != "user"), {})  # pytest's tmp is 0700
+    code = f"import os, genlab; print(open('{kept}/a.txt').read(), os.path.exists('{other}/b.txt'))"
+    done = subprocess.run(as_root.command([sys.executable, "-c", code], [], ""), capture_output=True, text=True,
+                          cwd="/", timeout=120)
+    assert done.stdout.split() == ["seen", "False"], done.stderr[-2000:]
+
+
+def test_kept_paths_under_tmp_are_the_outermost_ones(monkeypatch):
+    from genlab.grading import isolation
+
+    monkeypatch.setattr(sys, "prefix", "/tmp/clone/.venv")
+    monkeypatch.setattr(sys, "base_prefix", "/usr")
+    kept = isolation.kept_under_tmp()
+    assert "/tmp/clone/.venv" in kept or any("/tmp/clone/.venv".startswith(k + "/") for k in kept)
+    assert all(k.startswith("/tmp/") for k in kept)
+    assert not any(a != b and a.startswith(b + "/") for a in kept for b in kept)

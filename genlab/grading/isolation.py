@@ -24,6 +24,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 MECHANISMS = ("mount", "pid", "net", "user")
 NOBODY = 65534
@@ -31,11 +32,15 @@ NOBODY = 65534
 # Runs as (namespace-)root inside the new namespaces, then execs the student's process.
 # $1: the matplotlib cache whose font list is copied to /tmp/mpl (matplotlib wants its config folder writable:
 # a read-only one makes it build a fresh cache, shelling out to fc-list, which the audit hook refuses);
-# $2: "1" to drop to nobody; $3..: paths to hide;
-# after "--": the command.
+# $2: "1" to drop to nobody; then the paths under /tmp to keep visible (read-only) in the private /tmp, "--", the
+# paths to hide, "--", the command.
 _JAIL = r"""
 set -e
 mpl="$1"; drop="$2"; shift 2
+keep=""
+while [ "$1" != "--" ]; do keep="$keep
+$1"; shift; done
+shift
 hide=""
 while [ "$1" != "--" ]; do hide="$hide
 $1"; shift; done
@@ -45,8 +50,15 @@ for mp in $(awk '{print $5}' /proc/self/mountinfo | sort -u); do
   case "$mp" in /proc|/proc/*|/sys|/sys/*|/dev|/dev/pts|/dev/pts/*) continue;; esac
   mount -o remount,bind,ro "$mp" 2>/dev/null || { echo "genlab-jail: cannot make $mp read-only" >&2; exit 97; }
 done
-mount -t tmpfs -o mode=1777,size=2g,nosuid,nodev tmpfs /tmp
 mount -t tmpfs -o mode=1777,size=64m,nosuid,nodev tmpfs /dev/shm
+old=/dev/shm/.genlab-old-tmp
+if [ -n "$keep" ]; then mkdir "$old"; mount --bind /tmp "$old"; fi
+mount -t tmpfs -o mode=1777,size=2g,nosuid,nodev tmpfs /tmp
+echo "$keep" | while IFS= read -r p; do
+  [ -n "$p" ] || continue
+  mkdir -p "$p"; mount --bind "$old${p#/tmp}" "$p"; mount -o remount,bind,ro "$p"
+done
+if [ -n "$keep" ]; then umount -l "$old"; rmdir "$old"; fi
 mount -t proc -o nosuid,nodev,noexec proc /proc
 echo "$hide" | while IFS= read -r p; do
   [ -n "$p" ] || continue
@@ -94,7 +106,20 @@ class Isolation:
         if os.geteuid() != 0:
             flags += ["--user", "--map-root-user"]
         drop = "1" if "user" in self.active else "0"
-        return ["unshare", *flags, "--", "sh", "-c", _JAIL, "genlab-jail", mpl, drop, *hide, "--", *argv]
+        return ["unshare", *flags, "--", "sh", "-c", _JAIL, "genlab-jail", mpl, drop, *kept_under_tmp(), "--",
+                *hide, "--", *argv]
+
+
+def kept_under_tmp() -> list[str]:
+    """What the student's Python needs that the private /tmp would cover: the interpreter's prefixes and the folder
+    genlab is imported from, where they lie under /tmp (a checkout cloned to /tmp, a venv there). The jail shows
+    them read-only at their paths; nothing else of the machine's /tmp."""
+    import genlab
+
+    paths = {sys.prefix, sys.base_prefix, os.path.dirname(os.path.dirname(os.path.realpath(sys.executable))),
+             str(Path(genlab.__file__).resolve().parent.parent)}
+    under = sorted({os.path.realpath(p) for p in paths if os.path.realpath(p).startswith("/tmp/")})
+    return [p for p in under if not any(p.startswith(q + "/") for q in under)]
 
 
 def _try(isolation: Isolation, mpl: str) -> tuple[bool, str]:
