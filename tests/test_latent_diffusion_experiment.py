@@ -38,3 +38,15 @@ def test_from_scratch_trains_vae_and_text_encoder_then_reports_every_key():
     assert all(0.0 <= out[k] <= 1.0 for k in KEYS[:5])
     assert [p["guidance"] for p in out["guidance_sweep"]] == list(config.eval.guidance_sweep)
     assert all({"tone_accuracy", "size_accuracy", "fd"} <= set(p) for p in out["guidance_sweep"])
+
+
+def test_v_zero_snr_variant_changes_only_the_target_and_the_schedule():
+    from genlab.schedules.diffusion import Schedule
+
+    exp = get("latent-diffusion")
+    shipped, v = exp.configure("cpu"), exp.configure("cpu", "v-zero-snr")
+    assert (shipped.objective.prediction, v.objective.prediction) == ("eps", "v")
+    assert float(Schedule.from_config(v.objective.schedule).alphas_cumprod[-1]) == 0.0  # zero terminal SNR
+    assert float(Schedule.from_config(shipped.objective.schedule).alphas_cumprod[-1]) > 0.0
+    same = lambda c: (c.model, c.train, c.optim, c.eval, c.objective.cond_drop, c.objective.schedule.kind)  # noqa: E731
+    assert same(shipped) == same(v), "the variant must keep the budget, the network and the evaluation"

@@ -9,6 +9,7 @@ combinations, Fréchet distance, and sweeps over guidance and sampler steps.
 
     genlab eval latent-diffusion --json      # trains from the shipped VAE and text encoder, then evaluates
     genlab eval latent-diffusion --variant from-scratch --json   # trains the VAE and the CLIP here first
+    genlab eval latent-diffusion --variant v-zero-snr --json     # v-prediction on the zero-terminal-SNR schedule
     genlab ship latent-diffusion             # trains and writes data/ldm/ (the shipped pipeline)
 """
 
@@ -93,7 +94,19 @@ class LatentDiffusionConfig:
                    vae=VAEExperimentConfig.gpu(), clip=ClipExperimentConfig.gpu())
 
 
-VARIANTS = {"shipped": identity, "from-scratch": lambda c: dataclasses.replace(c, from_scratch=True)}
+def v_zero_snr(config: LatentDiffusionConfig) -> LatentDiffusionConfig:
+    """The U-Net predicts v = alpha eps - sigma x0 on the zero-terminal-SNR schedule (Lin et al. 2023), the rest as
+    shipped. At cpu (seed 0, 3,000 x 128, quiet, 589 s): prompt accuracy 0.954 (DDIM 50, w = 3), 0.962 (DPM-Solver++
+    10), 0.906 at ONE DDIM step (eps: 0.42), tone 0.90, size 0.83, held-out 0.875 (eps as shipped: 0.83, 0.84, 0.81,
+    0.67, 0.55). The eps-model's x0 = (x - sigma eps) / alpha divides by alpha_T = 0.006 at high noise, where the
+    class and the attributes are decided; v stays well conditioned there."""
+    obj = config.objective
+    schedule = dataclasses.replace(obj.schedule, zero_terminal_snr=True)
+    return dataclasses.replace(config, objective=dataclasses.replace(obj, prediction="v", schedule=schedule))
+
+
+VARIANTS = {"shipped": identity, "from-scratch": lambda c: dataclasses.replace(c, from_scratch=True),
+            "v-zero-snr": v_zero_snr}
 
 
 @dataclasses.dataclass
@@ -211,7 +224,7 @@ def pipeline_for(config: LatentDiffusionConfig, unet: UNet, parts: Frozen | None
 
 @register("latent-diffusion", config=LatentDiffusionConfig, variants=VARIANTS, default_seeds=1,
           description="text-to-image latent diffusion (shipped VAE + text encoder, U-Net trained here; "
-          "from-scratch: all three trained here): prompt, tone, size and held-out-combination accuracy, FD, "
+          "from-scratch: all three trained here; v-zero-snr: v-prediction, zero terminal SNR): prompt, tone, size and held-out-combination accuracy, FD, "
           "guidance and steps sweeps")
 def run(config: LatentDiffusionConfig, seeds: list[int]) -> dict[str, Any]:
     reports = []
