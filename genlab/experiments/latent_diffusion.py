@@ -98,8 +98,8 @@ def v_zero_snr(config: LatentDiffusionConfig) -> LatentDiffusionConfig:
     """The U-Net predicts v = alpha eps - sigma x0 on the zero-terminal-SNR schedule (Lin et al. 2023), the rest as
     shipped. At cpu (seed 0, 3,000 x 128, quiet, 589 s): prompt accuracy 0.954 (DDIM 50, w = 3), 0.962 (DPM-Solver++
     10), 0.906 at ONE DDIM step (eps: 0.42), tone 0.90, size 0.83, held-out 0.875, FD 37.3 (eps as shipped: 0.83, 0.84,
-    0.81, 0.67, 0.55, FD 41.2; VAE-recon FD 27.6). The eps-model's x0 = (x - sigma eps) / alpha divides by alpha_T = 0.006 at high noise, where the
-    class and the attributes are decided; v stays well conditioned there."""
+    0.81, 0.67, 0.55, FD 41.2; VAE-recon FD 27.6). The eps-model's x0 = (x - sigma eps) / alpha divides by
+    alpha_T = 0.006 at high noise, where the class and the attributes are decided; v stays well conditioned there."""
     obj = config.objective
     schedule = dataclasses.replace(obj.schedule, zero_terminal_snr=True)
     return dataclasses.replace(config, objective=dataclasses.replace(obj, prediction="v", schedule=schedule))
@@ -224,7 +224,8 @@ def pipeline_for(config: LatentDiffusionConfig, unet: UNet, parts: Frozen | None
 
 @register("latent-diffusion", config=LatentDiffusionConfig, variants=VARIANTS, default_seeds=1,
           description="text-to-image latent diffusion (shipped VAE + text encoder, U-Net trained here; "
-          "from-scratch: all three trained here; v-zero-snr: v-prediction, zero terminal SNR): prompt, tone, size and held-out-combination accuracy, FD, "
+          "from-scratch: all three trained here; v-zero-snr: v-prediction, zero terminal SNR): prompt, tone, size "
+          "and held-out-combination accuracy, FD, "
           "guidance and steps sweeps")
 def run(config: LatentDiffusionConfig, seeds: list[int]) -> dict[str, Any]:
     reports = []
