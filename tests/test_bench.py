@@ -54,6 +54,11 @@ def test_every_part_runs_and_reports_the_issue_keys(tiny_run):
     assert all(f > 0 for f in m["train_step_flops"].values())
     assert result["targets"]["unet_fraction_of_peak"]["at_least"] == TARGETS["unet_fraction_of_peak"][0]
     assert result["machine"]["cpu_count"] >= 1 and len(result["machine"]["load_average"]) == 3
+    # the arithmetic behind each ratio is counted even without peers; ceilings need a peer's time
+    assert result["sampling"]["flops_per_run"] > 0 and result["flow2d"]["train"]["flops_per_step"] > 0
+    assert m["speedup_ceilings_at_peak"] == {}
+    assert result["targets"]["sampling_speedup_vs_diffusers"]["reachable_here"] is None
+    assert result["targets"]["unet_fraction_of_peak"]["ceiling_here"] == 1.0
 
 
 def test_missing_peers_are_skipped_with_the_install_command(tiny_run):
@@ -73,6 +78,13 @@ def test_files_are_written_and_the_growth_covers_every_size_and_batch(tiny_run):
     g, tiny = result["growth"], BenchConfig.tiny().growth
     assert np.asarray(g["seconds"]).shape == (len(tiny.sizes), len(tiny.batches))
     assert isinstance(growth_figure(g), Figure)
+
+
+def test_the_speedup_ceiling_is_the_peers_time_over_the_flops_at_peak():
+    from genlab.bench.train_step import ceiling
+
+    c = ceiling(50.0, 2.0, {"peak_flops_per_s": 100.0}, "torch")  # 50 FLOPs at 100 FLOP/s: 0.5 s at best
+    assert c == {"torch_fraction_of_peak": 0.25, "ideal_s_at_peak": 0.5, "speedup_ceiling": 4.0}
 
 
 def test_a_growth_table_of_the_wrong_shape_is_named():

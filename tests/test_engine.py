@@ -153,15 +153,17 @@ MULTI_DEVICE_SCRIPT = textwrap.dedent(
     def step(model, opt, batch, key):
         spans.add(len(getattr(batch["x"], "sharding", None).device_set) if hasattr(batch["x"], "sharding") else 0)
         return inner(model, opt, batch, key)
-    hist = fit((model, opt), step, make_batches(), steps=30, key=jax.random.key(3), progress=False)
+    k = {steps_per_call}
+    hist = fit((model, opt), step if k == 1 else inner, make_batches(), steps=30, key=jax.random.key(3),
+               progress=False, steps_per_call=k)
     print(json.dumps({{"devices": jax.device_count(), "spans": sorted(spans), "loss": hist.metrics["loss"]}}))
     """
 )
 
 
-def _run_with_devices(n: int) -> dict:
+def _run_with_devices(n: int, steps_per_call: int = 1) -> dict:
     env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={n}", JAX_PLATFORMS="cpu")
-    script = MULTI_DEVICE_SCRIPT.format(tests=os.path.dirname(__file__))
+    script = MULTI_DEVICE_SCRIPT.format(tests=os.path.dirname(__file__), steps_per_call=steps_per_call)
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -172,3 +174,78 @@ def test_four_devices_give_the_same_losses_as_one():
     assert one["devices"] == 1 and four["devices"] == 4
     assert one["spans"] == [0] and four["spans"] == [4]  # every batch was split across all four devices
     np.testing.assert_allclose(four["loss"], one["loss"], rtol=1e-4, atol=1e-6)
+
+
+def test_four_devices_with_several_steps_per_call_give_the_same_losses_as_one():
+    one, four = _run_with_devices(1), _run_with_devices(4, steps_per_call=8)
+    assert four["devices"] == 4 and len(four["loss"]) == 30
+    np.testing.assert_allclose(four["loss"], one["loss"], rtol=1e-4, atol=1e-6)
+
+
+def _run(steps_per_call, *, batches=True, steps=40, **kw):
+    model, opt = new_run()
+    if batches:
+        step, data = make_train_step(functools.partial(regression_loss, noise=0.1)), make_batches()
+    else:  # the step draws its own data from its key, as flow-2d's does
+        def loss(model, batch, key):
+            x = jax.random.normal(key, (32, 4))
+            return regression_loss(model, {"x": x, "y": x @ jnp.array([1.0, -2.0, 0.5, 0.0])}, key)
+
+        step, data = make_train_step(loss), None
+    hist = fit((model, opt), step, data, steps=steps, key=jax.random.key(5), progress=False,
+               steps_per_call=steps_per_call, **kw)
+    return hist, params_of(model)
+
+
+@pytest.mark.parametrize("batches", [True, False], ids=["host batches", "data from the key"])
+def test_several_steps_per_call_equal_single_steps(batches):
+    """K steps in one compiled lax.scan: the same batches and keys step by step, every step's metrics recorded,
+    the same model (up to float rounding), including a tail shorter than K (40 = 4 x 9 + 4)."""
+    one, p_one = _run(1, batches=batches)
+    nine, p_nine = _run(9, batches=batches, log_every=7)
+    assert nine.steps == one.steps == list(range(1, 41))
+    for name in ("loss", "grad_norm", "mse"):
+        np.testing.assert_allclose(nine.metrics[name], one.metrics[name], rtol=1e-5, atol=1e-7, err_msg=name)
+    for a, b in zip(p_nine, p_one):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    assert not np.allclose(one.metrics["loss"][0], one.metrics["loss"][-1]), "it trained"
+
+
+def test_several_steps_per_call_stop_at_checkpoints_and_callbacks(tmp_path):
+    """A call never crosses a checkpoint or callback step: both happen at the same steps as with single steps,
+    and a run resumed from a checkpoint equals the uninterrupted one."""
+    calls = []
+
+    def cb(done, objects, history):
+        calls.append(done)
+
+    full, p_full = _run(1, steps=25)
+    part, _ = _run(4, steps=13, run_dir=tmp_path, checkpoint_every=5, callbacks=[cb], callback_every=6)
+    assert calls == [6, 12, 13]
+    assert [p.name for p in checkpoint.all_checkpoints(tmp_path)][-2:] == ["step_00000010", "step_00000013"]
+    resumed, p_resumed = _run(4, steps=25, run_dir=tmp_path, checkpoint_every=5)
+    assert resumed.steps == full.steps
+    np.testing.assert_allclose(resumed.metrics["loss"], full.metrics["loss"], rtol=1e-5, atol=1e-7)
+    for a, b in zip(p_resumed, p_full):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
+def test_nan_guard_names_the_step_inside_a_call():
+    good = make_batches()
+
+    def batches(step):
+        b = good(step)
+        return {"x": b["x"] * np.float32("nan"), "y": b["y"]} if step == 17 else b
+
+    model, opt = new_run()
+    with pytest.raises(NonFiniteError) as err:
+        fit((model, opt), make_train_step(regression_loss), batches, steps=40, key=jax.random.key(0),
+            progress=False, steps_per_call=8, log_every=4)
+    assert err.value.step == 18 and err.value.history.steps[-1] == 18
+
+
+def test_steps_per_call_must_be_positive():
+    model, opt = new_run()
+    with pytest.raises(ValueError, match="steps_per_call must be >= 1"):
+        fit((model, opt), make_train_step(regression_loss), make_batches(), steps=4, key=jax.random.key(0),
+            progress=False, steps_per_call=0)

@@ -40,13 +40,28 @@ def test_from_scratch_trains_vae_and_text_encoder_then_reports_every_key():
     assert all({"tone_accuracy", "size_accuracy", "fd"} <= set(p) for p in out["guidance_sweep"])
 
 
-def test_v_zero_snr_variant_changes_only_the_target_and_the_schedule():
+def test_default_is_v_on_zero_snr_and_the_eps_variant_changes_only_the_target_and_the_schedule():
     from genlab.schedules.diffusion import Schedule
 
     exp = get("latent-diffusion")
-    shipped, v = exp.configure("cpu"), exp.configure("cpu", "v-zero-snr")
-    assert (shipped.objective.prediction, v.objective.prediction) == ("eps", "v")
-    assert float(Schedule.from_config(v.objective.schedule).alphas_cumprod[-1]) == 0.0  # zero terminal SNR
-    assert float(Schedule.from_config(shipped.objective.schedule).alphas_cumprod[-1]) > 0.0
-    same = lambda c: (c.model, c.train, c.optim, c.eval, c.objective.cond_drop, c.objective.schedule.kind)  # noqa: E731
-    assert same(shipped) == same(v), "the variant must keep the budget, the network and the evaluation"
+    for preset in ("tiny", "cpu", "gpu"):
+        default, eps = exp.configure(preset), exp.configure(preset, "eps")
+        assert (default.objective.prediction, eps.objective.prediction) == ("v", "eps")
+        assert float(Schedule.from_config(default.objective.schedule).alphas_cumprod[-1]) == 0.0  # zero terminal SNR
+        assert float(Schedule.from_config(eps.objective.schedule).alphas_cumprod[-1]) > 0.0
+        same = lambda c: (c.model, c.train, c.optim, c.eval, c.objective.cond_drop,  # noqa: E731
+                          c.objective.schedule.kind, c.objective.schedule.beta_end)
+        assert same(default) == same(eps), "the variant must keep the budget, the network and the evaluation"
+        assert (default.shipped_in, eps.shipped_in) == ("ldm", "ldm_eps")
+
+
+def test_shipped_pipelines_record_what_their_unet_predicts():
+    """TextToImage.load() is the default v-model, LDM_EPS_DIR the lecture's eps-model; each json says which, on
+    which schedule, and the ship command that wrote it."""
+    from genlab.pipelines.text_to_image import LDM_DIR, LDM_EPS_DIR
+    from genlab.train.checkpoint import read_info
+
+    v, e = read_info(LDM_DIR, "unet", "-"), read_info(LDM_EPS_DIR, "unet", "-")
+    assert (v["prediction"], v["schedule"]["zero_terminal_snr"]) == ("v", True)
+    assert (e["prediction"], e["schedule"]["zero_terminal_snr"]) == ("eps", False)
+    assert v["config"] == e["config"] and (v["steps"], v["batch_size"]) == (e["steps"], e["batch_size"])

@@ -110,6 +110,23 @@ def test_return_stages_shapes_and_links(pipe):
                                rtol=1e-4, atol=1e-4)
 
 
+def test_v_pipeline_stages_show_the_noise_estimate(pipe):
+    """A v-prediction U-Net on the zero-terminal-SNR schedule (genlab's default pipeline): the stages still hold
+    the noise estimate eps = sigma x_t + alpha v, linked to the latent as for an eps-model; at the first step
+    (alpha = 0) it is the start noise itself."""
+    import dataclasses
+
+    v_pipe = dataclasses.replace(pipe, schedule=make_schedule("linear", zero_terminal_snr=True), prediction="v")
+    stages = v_pipe(["a dark sneaker", "a coat"], steps=STEPS, guidance=3.0, seed=3, return_stages=True)
+    assert stages.timesteps[0] == 999 and float(v_pipe.schedule.alphas_cumprod[999]) == 0.0
+    np.testing.assert_allclose(stages.noise_estimates[0], stages.x_T, atol=1e-6)
+    alpha = v_pipe.schedule.sqrt_alphas_cumprod[stages.timesteps][:, None, None, None, None]
+    sigma = v_pipe.schedule.sqrt_one_minus_alphas_cumprod[stages.timesteps][:, None, None, None, None]
+    np.testing.assert_allclose(alpha * stages.x0_estimates + sigma * stages.noise_estimates, stages.latents[:-1],
+                               rtol=1e-4, atol=1e-4)
+    assert np.all(np.isfinite(stages.images))
+
+
 def test_decode_takes_scaled_latents(pipe):
     z = jnp.zeros((3, 7, 7, 4))
     assert pipe.decode(z).shape == (3, 28, 28, 1)

@@ -3,7 +3,8 @@
 Training: the ``flow-2d`` MLP field, batch, optimiser and schedule on a Gaussian-mixture data set (ring8), with
 independent pairs on the OT path and t ~ U[0, 1] on both sides (torchcfm's ``ConditionalFlowMatcher(sigma=0)``
 draws t uniformly; ``flow-2d`` itself uses its "late" t, which costs the same). genlab's side is its training loop
-as ``flow-2d`` runs it (``genlab.train.fit`` over the cached jitted step, data drawn inside the step from the key);
+as ``flow-2d`` runs it (``genlab.train.fit``, 50 steps per compiled ``lax.scan``, data drawn inside the step from
+the key);
 PyTorch's is the torchcfm training loop of its examples: draw x1 and x0, ``sample_location_and_conditional_flow``,
 regress, clip, step. Both are timed in interleaved chunks of ``chunk_steps`` steps after a warm-up.
 
@@ -23,7 +24,7 @@ import numpy as np
 from flax import nnx
 
 from genlab.bench.config import BenchConfig
-from genlab.bench.timing import interleaved
+from genlab.bench.timing import interleaved, xla_flops
 from genlab.bench.train_step import torch_optimizer
 from genlab.data.toy2d import toy2d
 from genlab.experiments import flow2d_setup as S
@@ -90,12 +91,12 @@ def bench_flow(config: BenchConfig, peers_reason: str | None) -> dict:
     loss_fn = functools.partial(S.toy_loss, data=toy2d(name), scale=scale, batch_size=cfg.train.batch_size,
                                 **make_flow_loss(objective).keywords)
     optimizer = make_optimizer(model, cfg.optim, total_steps)
-    cached = nnx.cached_partial(make_train_step(loss_fn), model, optimizer)  # as flow2d_setup.train_flow
+    step = make_train_step(loss_fn)
     key = jax.random.key(0)
 
-    def genlab_chunk(i: int):
-        history = fit((model, optimizer), lambda m, o, b, k: cached(b, k), None, steps=fb.chunk_steps,
-                      key=jax.random.fold_in(key, i), log_every=cfg.train.log_every, progress=False)
+    def genlab_chunk(i: int):  # as flow2d_setup.train_flow: STEPS_PER_CALL steps per compiled call
+        history = fit((model, optimizer), step, None, steps=fb.chunk_steps, key=jax.random.fold_in(key, i),
+                      log_every=cfg.train.log_every, progress=False, steps_per_call=S.STEPS_PER_CALL)
         return history.metrics["loss"][-1]
 
     fns = {"genlab": genlab_chunk}
@@ -105,7 +106,8 @@ def bench_flow(config: BenchConfig, peers_reason: str | None) -> dict:
     per_s = {k: fb.chunk_steps / t.median for k, t in times.items()}
     out = {"dataset": name, "batch_size": cfg.train.batch_size, "num_params": num_params(model),
            "chunk_steps": fb.chunk_steps, "train": {"genlab_steps_per_s": per_s["genlab"],
-                                                    "genlab_chunk": times["genlab"].as_dict()}}
+                                                    "genlab_chunk": times["genlab"].as_dict(),
+                                                    "flops_per_step": xla_flops(step, model, optimizer, None, key)}}
     if "torchcfm" in times:
         out["train"] |= {"torchcfm_steps_per_s": per_s["torchcfm"], "torchcfm_chunk": times["torchcfm"].as_dict(),
                          "speedup": per_s["genlab"] / per_s["torchcfm"]}

@@ -1,6 +1,7 @@
 """Measurement 2: guided DDIM sampling, genlab's compiled loop against diffusers' scheduler loop, same weights.
 
-Both sides start from the shipped text-to-image pipeline (``TextToImage.load()``): the same prompts are encoded
+Both sides start from the shipped ε-prediction text-to-image pipeline (``TextToImage.load(LDM_EPS_DIR)``, the
+lecture's model; the default v-prediction pipeline costs the same per step): the same prompts are encoded
 once by the shipped text encoder, the same start noise ``x_T: [P, 7, 7, 4]`` is drawn, and the shipped U-Net's
 weights are copied into the PyTorch port. Then
 
@@ -20,11 +21,12 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+from flax import nnx
 
 from genlab.bench.config import SamplingBench
-from genlab.bench.timing import interleaved
+from genlab.bench.timing import interleaved, xla_flops
 from genlab.data.captions import captions_for
-from genlab.pipelines.text_to_image import TextToImage
+from genlab.pipelines.text_to_image import LDM_EPS_DIR, TextToImage
 from genlab.samplers.diffusion import SamplerConfig, sample
 
 
@@ -60,10 +62,15 @@ def diffusers_loop(port, scheduler, x_T, cond, cond_mask, guidance: float):
     return x
 
 
+@nnx.jit
+def _unet_call(unet, x, t, cond, mask):
+    return unet(x, t, cond, mask)
+
+
 def bench_sampling(config: SamplingBench, peers_reason: str | None, pipe: TextToImage | None = None) -> dict:
     """Median seconds of one ``config.steps``-step guided DDIM run for ``config.prompts`` prompts, per side,
     their ratio, and the largest difference of the final latents (same weights, same noise)."""
-    pipe = pipe or TextToImage.load()
+    pipe = pipe or TextToImage.load(LDM_EPS_DIR)
     prompts = captions_for(np.arange(config.prompts) % 10, seed=0)
     _, mask, states = pipe.encode(prompts)
     x_T = jax.random.normal(jax.random.key(0), (config.prompts, *pipe.latent_shape))
@@ -88,6 +95,10 @@ def bench_sampling(config: SamplingBench, peers_reason: str | None, pipe: TextTo
     times = interleaved(fns, warmup=config.timing.warmup, repeats=config.timing.repeats)
     out = {"prompts": config.prompts, "steps": config.steps, "guidance": config.guidance,
            "sampler": "ddim, eta 0, trailing", "unet_calls_per_step": 1, "unet_batch": 2 * config.prompts, "genlab": times["genlab"].as_dict()}
+    # the arithmetic: one guided U-Net call on [x; x] per step (the sampler's own update is a few elementwise ops)
+    x2, t2 = jnp.concatenate([x_T, x_T]), jnp.full((2 * config.prompts,), 500, jnp.int32)
+    c2, m2 = jnp.concatenate([jnp.zeros_like(cond), cond]), jnp.concatenate([jnp.zeros_like(cond_mask), cond_mask])
+    out["flops_per_run"] = config.steps * xla_flops(_unet_call, pipe.unet, x2, t2, c2, m2)
     if "diffusers" in times:
         ours = np.asarray(genlab_run(0))
         theirs = fns["diffusers"](0).numpy()

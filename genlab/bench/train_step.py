@@ -1,7 +1,7 @@
 """Measurements 1, 4 and 5: the U-Net train step against PyTorch, its fraction of the matmul peak, its growth.
 
 A :class:`TrainCase` is one U-Net training as an experiment runs it: the latent text-to-image U-Net of
-``latent-diffusion`` (eps-prediction on ``[7, 7, 4]`` latents, cross-attention to ``[24, 64]`` text states, 10 %
+``latent-diffusion`` (v-prediction on zero terminal SNR, on ``[7, 7, 4]`` latents, cross-attention to ``[24, 64]`` text states, 10 %
 condition dropout) and the 28x28 pixel denoiser of ``unet-skip`` (x0 from ``x0 + sigma eps``, sigma log-uniform).
 genlab's side is the experiment's own step (``make_train_step`` of its loss, ``make_optimizer`` of its
 ``OptimConfig``), called as ``genlab.train.fit`` calls it. PyTorch's side is the port of the same U-Net
@@ -148,8 +148,8 @@ def torch_step(case: TrainCase, model: UNet, seed: int = 0):
     gen = torch.Generator().manual_seed(seed)
     obj = case.objective
     if case.kind == "diffusion":
-        if obj.prediction != "eps":
-            raise ValueError(f"the PyTorch side implements eps-prediction only, got {obj.prediction!r}")
+        if obj.prediction not in ("eps", "v"):
+            raise ValueError(f"the PyTorch side implements eps- and v-prediction only, got {obj.prediction!r}")
         schedule = Schedule.from_config(obj.schedule)
         alpha = torch.from_numpy(schedule.sqrt_alphas_cumprod)
         sigma = torch.from_numpy(schedule.sqrt_one_minus_alphas_cumprod)
@@ -164,7 +164,9 @@ def torch_step(case: TrainCase, model: UNet, seed: int = 0):
             drop = torch.rand(b, generator=gen) < obj.cond_drop  # null condition: zeros, every token masked
             cond = torch.where(drop[:, None, None], torch.zeros_like(cond), cond)
             mask = mask & ~drop[:, None]
-            return F.mse_loss(port(x_t, t, cond, mask), eps)
+            a, s = alpha[t].view(b, 1, 1, 1), sigma[t].view(b, 1, 1, 1)
+            target = eps if obj.prediction == "eps" else a * eps - s * x0  # v = alpha eps - sigma x0
+            return F.mse_loss(port(x_t, t, cond, mask), target)
         x0 = batch["image"]
         b = x0.shape[0]
         u = torch.rand(b, generator=gen)
@@ -205,13 +207,25 @@ def bench_train_step(config: BenchConfig, peers_reason: str | None) -> tuple[dic
 
 
 def bench_limit(steps: dict[str, GenlabStep], train: dict, peak: dict) -> dict:
-    """Per case: XLA's FLOPs per step, the FLOP rate at the median step time, and its fraction of the peak."""
+    """Per case: XLA's FLOPs per step, the FLOP rate at the median step time, and its fraction of the peak; with
+    PyTorch timed, its fraction of the peak for the same arithmetic and the ceiling of the speedup (PyTorch's
+    step time over the time of the step's FLOPs at the matmul peak: no implementation beats it here)."""
     out = {}
     for name, g in steps.items():
         flops = g.flops()
         rate = flops / train[name]["genlab"]["median_s"]
         out[name] = {"flops_per_step": flops, "flops_per_s": rate, "fraction_of_peak": rate / peak["peak_flops_per_s"]}
+        if "torch" in train[name]:
+            out[name] |= ceiling(flops, train[name]["torch"]["median_s"], peak, "torch")
     return out
+
+
+def ceiling(flops: float, peer_s: float, peak: dict, peer: str) -> dict:
+    """``{peer}_fraction_of_peak`` and ``speedup_ceiling``: a program of ``flops`` FLOPs running at the matmul peak
+    takes ``flops / peak``; the peer took ``peer_s``, so no implementation of the same arithmetic here is more than
+    ``peer_s / (flops / peak)`` times faster than the peer."""
+    ideal_s = flops / peak["peak_flops_per_s"]
+    return {f"{peer}_fraction_of_peak": ideal_s / peer_s, "ideal_s_at_peak": ideal_s, "speedup_ceiling": peer_s / ideal_s}
 
 
 def bench_growth(config: BenchConfig) -> dict:

@@ -1,5 +1,5 @@
-"""The latent text-to-image half of ``diffusion-vs-flow``: the shipped latent-diffusion U-Net (ε-prediction,
-``data/ldm``) against the shipped flow-latent U-Nets (the 1- and the 2-rectified flow, ``data/flow_ldm``), prompt
+"""The latent text-to-image half of ``diffusion-vs-flow``: the shipped latent-diffusion U-Net of the lecture
+(ε-prediction on the DDPM schedule, ``data/ldm_eps``) against the shipped flow-latent U-Nets (the 1- and the 2-rectified flow, ``data/flow_ldm``), prompt
 accuracy and FD against NFE.
 
 The U-Nets have one architecture and read the same shipped VAE latents and text encoder (checked: ``shared``);
@@ -38,7 +38,7 @@ from genlab.experiments.flow_latent import FLOW_DIR, load_flow_pipeline
 from genlab.experiments.flow_latent import REGENERATE as FLOW_REGENERATE
 from genlab.experiments.ldm_eval import class_prompts, fd_references, prompt_accuracy_of, sample_fd
 from genlab.paths.affine import AffinePath
-from genlab.pipelines.text_to_image import LDM_DIR, REGENERATE, TextToImage
+from genlab.pipelines.text_to_image import LDM_EPS_DIR, REGENERATE, TextToImage
 from genlab.samplers.ode import STAGES, dopri5, text_field
 from genlab.samplers.pf_ode import pf_ode, solve_range, step_index_eps
 from genlab.train.checkpoint import read_info
@@ -60,8 +60,9 @@ class LatentPartConfig:
 
 
 def shipped_pipelines() -> dict[str, TextToImage]:
-    """``{"diffusion", "flow", "rectified"}``: the shipped latent-diffusion, 1- and 2-rectified flow pipelines."""
-    return {"diffusion": TextToImage.load(), "flow": load_flow_pipeline("flow"),
+    """``{"diffusion", "flow", "rectified"}``: the shipped latent-diffusion (the lecture's ε-model), 1- and
+    2-rectified flow pipelines."""
+    return {"diffusion": TextToImage.load(LDM_EPS_DIR), "flow": load_flow_pipeline("flow"),
             "rectified": load_flow_pipeline("reflow")}
 
 
@@ -88,15 +89,15 @@ def _budget(steps, batch, **more) -> dict:
     return {"steps": steps, "batch_size": batch, "examples": steps * batch if steps and batch else None, **more}
 
 
-def training_budgets(ldm_dir=LDM_DIR, flow_dir=FLOW_DIR) -> tuple[dict, bool | None, str]:
+def training_budgets(ldm_dir=LDM_EPS_DIR, flow_dir=FLOW_DIR) -> tuple[dict, bool | None, str]:
     """``(budget per model, matched, why)`` from the shipped json: steps × batch where recorded (None where not);
     matched: diffusion and flow examples equal (None: not both recorded)."""
-    d = read_info(ldm_dir, "unet", REGENERATE)
+    d = read_info(ldm_dir, "unet", REGENERATE + " --variant eps")
     f = read_info(flow_dir, "flow", FLOW_REGENERATE).get("eval", {})
     r = read_info(flow_dir, "reflow", FLOW_REGENERATE).get("eval", {})
     budget = {
         "diffusion": _budget(d.get("steps"), d.get("batch_size"), train_source=d.get("train_source"),
-                             json="data/ldm/unet.json"),
+                             json="data/ldm_eps/unet.json"),
         "flow": _budget(f.get("steps"), f.get("batch_size"), train_source=f.get("train_source"),
                         num_train=f.get("num_train"), json="data/flow_ldm/flow.json"),
         "rectified": _budget(r.get("steps"), r.get("batch_size"), reflow_steps=r.get("reflow_steps"),
@@ -266,7 +267,7 @@ def latent_text_to_image(config: LatentPartConfig, seeds: list[int], pipes: dict
         return {"status": "not available", "why": str(err), "nfe": list(config.nfe)}
     summary = summarize_latent(config, [evaluate_latent(config, pipes, seed) for seed in seeds])
     return {
-        "status": "measured", "models": {"diffusion": "data/ldm/unet (TextToImage.load())",
+        "status": "measured", "models": {"diffusion": "data/ldm_eps/unet (TextToImage.load(LDM_EPS_DIR))",
                                          "flow": "data/flow_ldm/flow (load_flow_pipeline('flow'))",
                                          "rectified": "data/flow_ldm/reflow (load_flow_pipeline('reflow'))"},
         "shared": shared_parts(pipes), "budget": budget, "matched": matched, "matched_why": why,

@@ -92,17 +92,17 @@ def pair_batches(x0: np.ndarray, x1: np.ndarray, batch_size: int, seed: int):
     return batches
 
 
+STEPS_PER_CALL = 50  # training steps per compiled call (a lax.scan): a 2D MLP step is mostly dispatch
+
+
 def train_flow(model, loss_fn, batches, train_cfg, optim_cfg, key, *, callbacks=(), callback_every=0,
                desc="flow"):
-    """Train ``model`` in place with ``loss_fn`` through ``genlab.train.fit`` -> history.
-
-    The graph traversal of the step is cached for this model and optimiser (``nnx.cached_partial``): the
-    per-step Python overhead otherwise dominates for a 2D MLP."""
+    """Train ``model`` in place with ``loss_fn`` through ``genlab.train.fit`` -> history, ``STEPS_PER_CALL`` steps
+    per compiled call: the per-step Python and dispatch overhead otherwise dominates for a 2D MLP."""
     optimizer = make_optimizer(model, optim_cfg, train_cfg.steps)
-    cached = nnx.cached_partial(make_train_step(loss_fn), model, optimizer)
-    return fit((model, optimizer), lambda model_, opt_, batch, k: cached(batch, k), batches,
-               steps=train_cfg.steps, key=key, log_every=train_cfg.log_every, callbacks=callbacks,
-               callback_every=callback_every, progress=False, desc=desc)
+    return fit((model, optimizer), make_train_step(loss_fn), batches, steps=train_cfg.steps, key=key,
+               log_every=train_cfg.log_every, callbacks=callbacks, callback_every=callback_every, progress=False,
+               desc=desc, steps_per_call=STEPS_PER_CALL)
 
 
 @functools.partial(nnx.jit, static_argnames=("method", "steps"))

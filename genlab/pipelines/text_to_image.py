@@ -1,13 +1,15 @@
 """Text to image, stage by stage, as the lecture draws it (Rombach et al. 2022, fig. 3).
 
-    pipe = TextToImage.load()                               # shipped weights, offline
+    pipe = TextToImage.load()                               # shipped weights, offline (v-prediction, zero SNR)
+    pipe = TextToImage.load(LDM_EPS_DIR)                    # the lecture's eps-prediction U-Net (labs 03, 05)
     images = pipe(["a dark sneaker", "a coat"], steps=50, guidance=5.0, sampler="ddim", seed=0)  # [2, 28, 28, 1]
     stages = pipe(["a dark sneaker"], return_stages=True)   # every intermediate tensor
 
 1. the prompt is split into tokens (``genlab.text.tokenizer``): ids ``[B, L]`` and a mask;
 2. the CLIP-style text encoder turns them into per-token states ``[B, L, D]`` (the condition);
 3. a random noisy latent ``x_T: [B, 7, 7, 4]`` is drawn from the seed;
-4. the U-Net predicts the noise in the latent, reading the text through cross-attention; the sampler
+4. the U-Net predicts the noise in the latent, reading the text through cross-attention (a v-prediction U-Net,
+   the default, predicts ``v = alpha eps - sigma x0``; the sampler reads the noise estimate from it); the sampler
    (DDPM, DDIM or DPM-Solver++) steps to a less noisy latent, ``steps`` times, in one compiled loop, with
    classifier-free guidance ``eps = eps_null + w (eps_cond - eps_null)`` (``w = 1``: unguided);
 5. the VAE decoder turns the final latent into pixels ``[B, 28, 28, 1]`` in [-1, 1].
@@ -39,7 +41,8 @@ from genlab.schedules.diffusion import Schedule, ScheduleConfig
 from genlab.shipped import shipped
 from genlab.train.checkpoint import load_weights, read_info
 
-LDM_DIR = shipped("ldm")
+LDM_DIR = shipped("ldm")  # genlab's default: v-prediction on the zero-terminal-SNR schedule
+LDM_EPS_DIR = shipped("ldm_eps")  # the lecture's eps-prediction on the DDPM schedule
 FLOW_SAMPLERS = (*STAGES, "dopri5")  # the samplers of a flow pipeline (prediction "velocity")
 REGENERATE = "genlab ship latent-diffusion"
 
@@ -95,12 +98,14 @@ class TextToImage:
 
     @classmethod
     def load(cls, folder: str | Path | None = None) -> TextToImage:
-        """The shipped pipeline (``data/ldm`` with the shipped VAE and text encoder); no download, no training."""
+        """The shipped pipeline (``data/ldm`` with the shipped VAE and text encoder); no download, no training.
+        ``folder``: another U-Net's, e.g. :data:`LDM_EPS_DIR` (the lecture's eps-prediction model)."""
         folder = Path(folder) if folder is not None else LDM_DIR
-        info = read_info(folder, "unet", REGENERATE)
+        regenerate = REGENERATE + (" --variant eps" if folder.name == LDM_EPS_DIR.name else "")
+        info = read_info(folder, "unet", regenerate)
         tokenizer, text_encoder = load_text_encoder()
         config = UNetConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in info["config"].items()})
-        unet = load_weights(UNet(config, rngs=nnx.Rngs(0)), folder, "unet", REGENERATE)
+        unet = load_weights(UNet(config, rngs=nnx.Rngs(0)), folder, "unet", regenerate)
         schedule = Schedule.from_config(ScheduleConfig(**info["schedule"])) if info.get("schedule") else None
         return cls(tokenizer, text_encoder, unet, load_vae(), schedule, info.get("prediction", "eps"))
 

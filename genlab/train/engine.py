@@ -32,6 +32,7 @@ from tqdm.auto import tqdm
 from genlab.train import checkpoint
 from genlab.train.history import History
 from genlab.train.sharding import data_mesh, replicate, shard_batch
+from genlab.train.steps import scan_steps
 
 StepFn = Callable[..., dict[str, Any]]  # step_fn(*objects, batch, key) -> metrics
 Callback = Callable[[int, tuple, "History"], dict[str, Any] | None]  # cb(step, objects, history)
@@ -49,6 +50,12 @@ class NonFiniteError(FloatingPointError):
             f"training stopped at step {step}: metric {metric!r} became {value} (non-finite). "
             f"Lower the learning rate, add gradient clipping or a penalty, and check the inputs; {where}."
         )
+
+
+@jax.jit
+def _fold_in_many(key: jax.Array, steps: jax.Array) -> jax.Array:
+    """``[fold_in(key, s) for s in steps]`` as one ``[K]`` key array."""
+    return jax.vmap(jax.random.fold_in, in_axes=(None, 0))(key, steps)
 
 
 def _to_float(value: Any) -> float:
@@ -71,6 +78,7 @@ def fit(
     desc: str = "",
     mesh: Any = "auto",
     resume: bool = True,
+    steps_per_call: int = 1,
 ) -> History:
     """Run ``step_fn(*objects, batches(s), fold_in(key, s))`` for s = start..steps-1 and return the history.
 
@@ -83,10 +91,15 @@ def fit(
     callbacks: ``cb(step, objects, history) -> dict | None`` every ``callback_every`` steps and at the end;
         returned dicts go to ``history.evals``.
     mesh: ``"auto"`` shards batches over all devices when there are several; a Mesh; or ``None``.
+    steps_per_call: K > 1 runs K steps per compiled call (a ``lax.scan`` of ``step_fn``, which must take the
+        objects it is given, e.g. ``make_train_step``'s step, not a ``cached_partial``); a chunk never crosses a
+        checkpoint or callback step (those steps run singly), metrics are still recorded for every step.
     """
     objects = tuple(objects)
     if steps < 0:
         raise ValueError(f"steps must be >= 0, got {steps}")
+    if steps_per_call < 1:
+        raise ValueError(f"steps_per_call must be >= 1, got {steps_per_call}")
     if mesh == "auto":
         mesh = data_mesh() if jax.device_count() > 1 else None
     run_dir = Path(run_dir) if run_dir is not None else None
@@ -101,31 +114,54 @@ def fit(
     def save(step: int) -> Path:
         return checkpoint.save(run_dir, objects, step, {"history": history.as_dict()})
 
-    pending: list[tuple[int, dict[str, Any]]] = []
+    pending: list[tuple[int, int, dict[str, Any]]] = []  # (first step done, steps in the call, metrics)
 
     def flush() -> None:
-        for done, metrics in jax.device_get(pending):
-            values = {name: _to_float(v) for name, v in metrics.items()}
-            for name, value in values.items():
-                if not math.isfinite(value):
-                    history.append(done, values)
-                    raise NonFiniteError(done, name, value, history, last_ckpt)
-            history.append(done, values)
+        for first, count, metrics in jax.device_get(pending):
+            for i in range(count):
+                values = {name: _to_float(v[i] if count > 1 else v) for name, v in metrics.items()}
+                for name, value in values.items():
+                    if not math.isfinite(value):
+                        history.append(first + i, values)
+                        raise NonFiniteError(first + i, name, value, history, last_ckpt)
+                history.append(first + i, values)
         pending.clear()
+
+    multi = scan_steps(step_fn, steps_per_call) if steps_per_call > 1 else None
+    stops = [e for e in (checkpoint_every if run_dir is not None else 0, callback_every if callbacks else 0) if e]
+
+    def call_size(step: int) -> int:
+        """K where the next K steps fit before ``steps`` and cross no checkpoint or callback step, else 1."""
+        k = steps_per_call
+        if k == 1 or step + k > steps or any((step + k - 1) // e != step // e for e in stops):
+            return 1
+        return k
 
     t0 = time.perf_counter() - history.wall_seconds
     bar = tqdm(total=steps, initial=start, desc=desc or "train", disable=not progress, leave=False)
     try:
-        for step in range(start, steps):
-            batch = batches(step) if batches is not None else None
-            if mesh is not None and batch is not None:
-                batch = shard_batch(batch, mesh)
-            metrics = step_fn(*objects, batch, jax.random.fold_in(key, step))
-            pending.append((step + 1, metrics))
-            done = step + 1
+        step = start
+        while step < steps:
+            k = call_size(step)
+            if k == 1:
+                batch = batches(step) if batches is not None else None
+                if mesh is not None and batch is not None:
+                    batch = shard_batch(batch, mesh)
+                metrics = step_fn(*objects, batch, jax.random.fold_in(key, step))
+            else:
+                batch = None
+                if batches is not None:
+                    batch = jax.tree.map(lambda *b: np.stack(b), *[batches(s) for s in range(step, step + k)])
+                    if mesh is not None:
+                        batch = shard_batch(batch, mesh, axis=1)
+                keys = _fold_in_many(key, np.arange(step, step + k))
+                metrics = multi(*objects, batch, keys)
+            pending.append((step + 1, k, metrics))
+            prev, step = step, step + k
+            done = step
             at_ckpt = run_dir is not None and checkpoint_every and done % checkpoint_every == 0
             at_cb = callbacks and callback_every and done % callback_every == 0
-            if done % log_every == 0 or done == steps or at_ckpt or at_cb:
+            if done // log_every != prev // log_every or done == steps or at_ckpt or at_cb:
                 flush()
                 bar.update(done - bar.n)
                 bar.set_postfix({k: f"{v[-1]:.4g}" for k, v in list(history.metrics.items())[:4]}, refresh=False)

@@ -41,13 +41,14 @@ def check_divisible(batch_size: int, mesh: Mesh) -> None:
         )
 
 
-def shard_batch(batch, mesh: Mesh):
-    """Place every array of ``batch`` (a pytree, leading axis = examples) split across the mesh."""
-    sharding = NamedSharding(mesh, PartitionSpec(DATA_AXIS))
+def shard_batch(batch, mesh: Mesh, axis: int = 0):
+    """Place every array of ``batch`` (a pytree, examples along ``axis``: 0, or 1 for ``[steps, B, ...]`` stacks
+    of batches) split across the mesh."""
+    sharding = NamedSharding(mesh, PartitionSpec(*([None] * axis), DATA_AXIS))
 
     def put(x):
         x = np.asarray(x) if not isinstance(x, jax.Array) else x
-        check_divisible(x.shape[0], mesh)
+        check_divisible(x.shape[axis], mesh)
         return jax.device_put(x, sharding)
 
     return jax.tree.map(put, batch)

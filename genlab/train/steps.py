@@ -27,6 +27,33 @@ def make_train_step(loss_fn: LossFn):
     return train_step
 
 
+def scan_steps(step_fn, steps: int):
+    """``multi(*objects, batches, keys) -> metrics``: ``steps`` calls of ``step_fn(*objects, batch, key)`` as one
+    compiled ``lax.scan`` (one dispatch instead of ``steps``; ``genlab.train.fit(..., steps_per_call=steps)``).
+
+    batches: a pytree whose arrays lead with ``[steps, ...]`` (step i gets ``batches[i]``), or None (the step draws
+    its data from its key); keys: ``[steps]`` typed keys. Returns every metric stacked ``[steps]``. The objects are
+    updated in place, as ``steps`` single calls would update them (the same numbers up to float rounding: XLA may
+    fuse the loop body differently).
+    """
+
+    @nnx.jit
+    def multi(*args):
+        *objects, batches, keys = args
+        graphdef, state = nnx.split(tuple(objects))
+
+        def body(state, xs):
+            objs = nnx.merge(graphdef, state)
+            metrics = step_fn(*objs, *xs)
+            return nnx.state(objs), metrics
+
+        state, metrics = jax.lax.scan(body, state, (batches, keys))
+        nnx.update(tuple(objects), state)
+        return metrics
+
+    return multi
+
+
 def _global_norm(grads) -> jax.Array:
     import optax
 
