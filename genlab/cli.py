@@ -20,11 +20,12 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     import jax
 
     from genlab import experiments
-    from genlab.presets import compile_fast_for_tiny, resolve_preset
+    from genlab.presets import add_xla_flags, compile_fast_for_tiny, resolve_preset
 
     preset = resolve_preset(args.preset)
     compile_fast_for_tiny(preset)  # before anything starts JAX's backend
     exp = experiments.get(args.experiment)
+    add_xla_flags(exp.xla_flags)  # still before the backend starts: importing the experiments starts nothing
     try:
         config = exp.configure(preset, args.variant)  # the preset is resolved here, once; only configs go down
     except ValueError as err:
@@ -95,9 +96,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def _cmd_ship(args: argparse.Namespace) -> int:
     from genlab import experiments
-    from genlab.presets import resolve_preset
+    from genlab.presets import add_xla_flags, resolve_preset
 
     exp = experiments.get(args.experiment)
+    add_xla_flags(exp.xla_flags)  # before anything starts JAX's backend
     if exp.name not in experiments.SHIPPERS:
         raise SystemExit(f"genlab: experiment {exp.name!r} ships no weights; these do: "
                          f"{', '.join(sorted(experiments.SHIPPERS))}")
@@ -124,13 +126,15 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from genlab.bench.config import BenchConfig
     from genlab.bench.run import check_parts, markdown, run_bench
     from genlab.figures.bench import growth_figure
-    from genlab.presets import resolve_preset
+    from genlab.presets import CONV_XLA_FLAGS, add_xla_flags, resolve_preset
 
     preset = resolve_preset(args.preset)
     try:
         parts = check_parts(args.only or _all_parts())
     except ValueError as err:
         raise SystemExit(f"genlab: {err}") from None
+    if set(parts) - {"flow2d"}:  # U-Nets: as `genlab eval latent-diffusion` runs them (flow2d then runs under them)
+        add_xla_flags(CONV_XLA_FLAGS)
     import contextlib
 
     import jax

@@ -72,3 +72,29 @@ def test_tiny_runs_ask_xla_for_quick_compiles_and_respect_the_users_flags(monkey
     monkeypatch.setenv("XLA_FLAGS", "--xla_backend_optimization_level=3")
     assert compile_fast_for_tiny("tiny") is False
     assert os.environ["XLA_FLAGS"] == "--xla_backend_optimization_level=3"
+
+
+def test_experiment_flags_are_added_unless_the_user_set_them(monkeypatch):
+    from genlab.experiments import get
+    from genlab.presets import CONV_XLA_FLAGS, add_xla_flags
+
+    assert get("latent-diffusion").xla_flags == CONV_XLA_FLAGS and get("flow-2d").xla_flags == ()
+    monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=4")
+    assert add_xla_flags(CONV_XLA_FLAGS) == list(CONV_XLA_FLAGS)
+    assert os.environ["XLA_FLAGS"].split() == ["--xla_force_host_platform_device_count=4", *CONV_XLA_FLAGS]
+    assert add_xla_flags(CONV_XLA_FLAGS) == []  # already there: not twice
+    monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_experimental_ynn_fusion_type=dot,eltwise")
+    assert add_xla_flags(CONV_XLA_FLAGS) == [] and os.environ["XLA_FLAGS"].endswith("dot,eltwise")
+
+
+def test_importing_every_experiment_and_the_bench_starts_no_backend():
+    """`genlab eval/ship/bench` add an experiment's XLA flags after importing it: they only take effect if nothing
+    imported started JAX's backend."""
+    import subprocess
+    import sys
+
+    code = ("import jax._src.xla_bridge as xb\nfrom genlab import experiments\nexperiments.load()\n"
+            "import genlab.bench.run, genlab.cli\nprint(xb.backends_are_initialized())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "False"

@@ -116,7 +116,8 @@ def machine() -> dict:
 
     info = {"cpu_count": os.cpu_count(), "load_average": [round(v, 2) for v in os.getloadavg()],
             "processor": platform.processor() or platform.machine(), "backend": jax.default_backend(),
-            "jax": jax.__version__, "flax": flax.__version__, "numpy": np.__version__}
+            "jax": jax.__version__, "flax": flax.__version__, "numpy": np.__version__,
+            "xla_flags": os.environ.get("XLA_FLAGS", "")}
     for name in ("torch", "diffusers", "torchcfm", "torchdiffeq"):
         try:
             info[name] = importlib.metadata.version(name)

@@ -68,6 +68,7 @@ class Experiment:
     description: str
     variants: Mapping[str, Edit] = dataclasses.field(default_factory=dict)  # first is the default
     default_seeds: int = 1
+    xla_flags: tuple[str, ...] = ()  # added to $XLA_FLAGS by `genlab eval` / `genlab ship` (genlab.presets)
 
     @property
     def default_variant(self) -> str | None:
@@ -103,11 +104,13 @@ SHIPPERS: dict[str, Callable[..., dict[str, Any]]] = {}  # experiment name -> sh
 
 
 def register(name: str, *, config: type, description: str, variants: Mapping[str, Edit] | None = None,
-             default_seeds: int = 1):
-    """Decorator: register ``run(config, seeds) -> dict`` as experiment ``name``."""
+             default_seeds: int = 1, xla_flags: tuple[str, ...] = ()):
+    """Decorator: register ``run(config, seeds) -> dict`` as experiment ``name``; ``xla_flags``: XLA flags its
+    command-line runs use (e.g. :data:`genlab.presets.CONV_XLA_FLAGS`)."""
 
     def wrap(fn: Callable[[Any, list[int]], dict[str, Any]]):
-        EXPERIMENTS[name] = Experiment(name, fn, config, description, dict(variants or {}), default_seeds)
+        EXPERIMENTS[name] = Experiment(name, fn, config, description, dict(variants or {}), default_seeds,
+                                       tuple(xla_flags))
         return fn
 
     return wrap

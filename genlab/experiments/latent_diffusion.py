@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,7 @@ from genlab.pipelines.latents import encode_dataset, load_vae
 from genlab.pipelines.text import encode_prompts, load_text_encoder
 from genlab.text.tokenizer import load_tokenizer
 from genlab.pipelines.text_to_image import TextToImage, pipeline_info
+from genlab.presets import CONV_XLA_FLAGS
 from genlab.schedules.diffusion import Schedule, ScheduleConfig
 from genlab.shipped import shipped
 from genlab.train import History, fit
@@ -241,6 +243,7 @@ def pipeline_for(config: LatentDiffusionConfig, unet: UNet, parts: Frozen | None
 
 
 @register("latent-diffusion", config=LatentDiffusionConfig, variants=VARIANTS, default_seeds=1,
+          xla_flags=CONV_XLA_FLAGS,
           description="text-to-image latent diffusion (shipped VAE + text encoder, U-Net trained here with "
           "v-prediction on zero terminal SNR; eps: the lecture's eps-prediction; from-scratch: all three trained "
           "here): prompt, tone, size and held-out-combination accuracy, FD, guidance and steps sweeps")
@@ -256,7 +259,8 @@ def run(config: LatentDiffusionConfig, seeds: list[int]) -> dict[str, Any]:
         report.update(frozen_parts=parts.source, **parts.seconds, train_seconds=round(train_seconds, 1),
                       final_train_mse=float(np.mean(history.metrics["mse"][-50:])), num_params=num_params(unet),
                       train_source=data.source, num_train=len(data.latents), unique_captions=len(data.states),
-                      steps=config.train.steps, batch_size=config.train.batch_size)
+                      steps=config.train.steps, batch_size=config.train.batch_size,
+                      xla_flags=os.environ.get("XLA_FLAGS", ""))
         reports.append(report)
     return over_seeds(reports)
 
@@ -272,7 +276,8 @@ def ship(config: LatentDiffusionConfig, out_dir: Path | None = None) -> dict[str
     unet, history = train_ldm(config, data, seed=0, progress=True)
     report = {"train_seconds": round(time.perf_counter() - t0, 1), "steps": config.train.steps,
               "batch_size": config.train.batch_size, "train_source": data.source,
-              "final_train_mse": float(np.mean(history.metrics["mse"][-50:]))}
+              "final_train_mse": float(np.mean(history.metrics["mse"][-50:])),
+              "xla_flags": os.environ.get("XLA_FLAGS", "")}
     model = unet_config(config, data)
     info = pipeline_info(model, config.objective.schedule, config.objective.prediction)
     save_weights(unet, out_dir, "unet", {**info, **report})  # the weights land before the evaluation

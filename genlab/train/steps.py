@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -27,6 +28,7 @@ def make_train_step(loss_fn: LossFn):
     return train_step
 
 
+@functools.lru_cache(maxsize=64)
 def scan_steps(step_fn, steps: int):
     """``multi(*objects, batches, keys) -> metrics``: ``steps`` calls of ``step_fn(*objects, batch, key)`` as one
     compiled ``lax.scan`` (one dispatch instead of ``steps``; ``genlab.train.fit(..., steps_per_call=steps)``).
@@ -34,7 +36,8 @@ def scan_steps(step_fn, steps: int):
     batches: a pytree whose arrays lead with ``[steps, ...]`` (step i gets ``batches[i]``), or None (the step draws
     its data from its key); keys: ``[steps]`` typed keys. Returns every metric stacked ``[steps]``. The objects are
     updated in place, as ``steps`` single calls would update them (the same numbers up to float rounding: XLA may
-    fuse the loop body differently).
+    fuse the loop body differently). Cached per ``(step_fn, steps)``: every ``fit`` call with the same step reuses
+    the compiled loop.
     """
 
     @nnx.jit
