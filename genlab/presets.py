@@ -11,6 +11,7 @@ import os
 from typing import Literal, TypeVar
 
 from genlab.experiments import PRESETS
+from genlab.train.xla_flags import CONV_XLA_FLAGS  # noqa: F401  (re-exported for the CLI)
 
 Preset = Literal["tiny", "cpu", "gpu"]
 
@@ -28,15 +29,6 @@ def auto_preset() -> str:
 # (`GENLAB_PRESET=tiny genlab demo`: 124 s with XLA's default optimisation, 87 s with these; the test suite uses
 # the same flags). Not for cpu/gpu, where the compiled programs run long.
 TINY_XLA_FLAGS = ("--xla_backend_optimization_level=0", "--xla_llvm_disable_expensive_passes=true")
-
-
-# XLA:CPU (jaxlib 0.10) runs a U-Net's dots, elementwise and reduction fusions through YNNPACK by default. With
-# YNNPACK for dots only (XLA's own elementwise and reduction fusions) the latent text-to-image U-Net's train step
-# takes 138-143 ms against 178-206 ms (interleaved runs on this 2-core machine; no YNNPACK at all: 146-164 ms),
-# 64 images at 50 guided steps 1.65-1.99 s against 2.14-2.28 s, the 28x28 pixel denoiser 146 against 140-157 ms.
-# A 2D MLP field is faster with the default (2.9-3.1 against 3.3-3.6 ms per step), so only the U-Net experiments
-# ask for it. CPU only; GPU backends ignore it.
-CONV_XLA_FLAGS = ("--xla_cpu_experimental_ynn_fusion_type=dot",)
 
 
 def add_xla_flags(flags: tuple[str, ...] | list[str]) -> list[str]:

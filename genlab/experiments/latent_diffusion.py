@@ -51,7 +51,7 @@ from genlab.pipelines.latents import encode_dataset, load_vae
 from genlab.pipelines.text import encode_prompts, load_text_encoder
 from genlab.text.tokenizer import load_tokenizer
 from genlab.pipelines.text_to_image import TextToImage, pipeline_info
-from genlab.presets import CONV_XLA_FLAGS
+from genlab.train.xla_flags import CONV_XLA_FLAGS
 from genlab.schedules.diffusion import Schedule, ScheduleConfig
 from genlab.shipped import shipped
 from genlab.train import History, fit
