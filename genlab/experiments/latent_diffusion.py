@@ -113,7 +113,7 @@ class LatentDiffusionConfig:
 
 #: The lecture's objective: the U-Net's output is the noise estimate, on the plain DDPM schedule. Measured at cpu
 #: (seed 0, 3,000 x 128, train 2,809 s under load): prompt accuracy 0.83 (DDIM 50, w = 3), 0.836 (DPM-Solver++
-#: 10), 0.42 at one DDIM step, tone 0.81, size 0.67, held-out 0.55, FD 41.2 (the default v-model: 0.954, 0.962,
+#: 10), 0.43 at one DDIM step, tone 0.81, size 0.67, held-out 0.55, FD 41.2 (the default v-model: 0.954, 0.962,
 #: 0.906, 0.90, 0.83, 0.875, FD 37.3; VAE-recon FD 27.6). Its x0 = (x - sigma eps) / alpha divides by alpha_T =
 #: 0.006 at high noise, where the class and the attributes are decided; v stays well conditioned there.
 EPS = LDMObjective(schedule=ScheduleConfig("linear"), prediction="eps")
