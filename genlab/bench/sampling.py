@@ -1,16 +1,17 @@
 """Measurement 2: guided DDIM sampling, genlab's compiled loop against diffusers' scheduler loop, same weights.
 
-Both sides start from the shipped ε-prediction text-to-image pipeline (``TextToImage.load(LDM_EPS_DIR)``, the
-lecture's model; the default v-prediction pipeline costs the same per step): the same prompts are encoded
-once by the shipped text encoder, the same start noise ``x_T: [P, 7, 7, 4]`` is drawn, and the shipped U-Net's
-weights are copied into the PyTorch port. Then
+Both sides start from the shipped text-to-image pipeline (``TextToImage.load()``: v-prediction on the
+zero-terminal-SNR schedule; ``pipe=TextToImage.load(LDM_EPS_DIR)`` for the lecture's ε-model): the same prompts are
+encoded once by the shipped text encoder, the same start noise ``x_T: [P, 7, 7, 4]`` is drawn, and the shipped
+U-Net's weights are copied into the PyTorch port. Then
 
 - genlab: ``genlab.samplers.diffusion.sample`` (DDIM, eta 0, trailing steps, guidance as one call on
   ``[x; x]`` with ``[cond; null]``), the whole loop one compiled ``lax.scan``;
-- diffusers: ``DDIMScheduler`` (the shipped schedule: linear betas 1e-4..0.02, T = 1000, trailing spacing,
-  ``set_alpha_to_one``, no clipping, epsilon) driving the port in a Python loop under ``torch.inference_mode``,
-  as a diffusers pipeline does: ``latent_model_input = cat([x, x])``, one U-Net call,
-  ``eps_null + w (eps_cond - eps_null)``, ``scheduler.step``.
+- diffusers: ``DDIMScheduler`` (the shipped schedule: linear betas 1e-4..0.02, T = 1000, ``rescale_betas_zero_snr``
+  where the pipeline's schedule is rescaled, trailing spacing, ``set_alpha_to_one``, no clipping, the pipeline's
+  prediction type) driving the port in a Python loop under ``torch.inference_mode``, as a diffusers pipeline
+  does: ``latent_model_input = cat([x, x])``, one U-Net call, ``out_null + w (out_cond - out_null)``,
+  ``scheduler.step``.
 
 Timed: the sampling loop alone (text encoding and VAE decoding are outside, on both sides). The cross-check is
 the largest absolute difference between the two final latents: the samplers agree when it is at float32 level.
@@ -26,7 +27,7 @@ from flax import nnx
 from genlab.bench.config import SamplingBench
 from genlab.bench.timing import interleaved, xla_flops
 from genlab.data.captions import captions_for
-from genlab.pipelines.text_to_image import LDM_EPS_DIR, TextToImage
+from genlab.pipelines.text_to_image import TextToImage
 from genlab.samplers.diffusion import SamplerConfig, sample
 
 
@@ -35,10 +36,11 @@ def diffusers_scheduler(pipe: TextToImage, steps: int):
     from diffusers import DDIMScheduler
 
     cfg = pipe.schedule.config
-    if cfg.kind not in ("linear", "scaled_linear") or cfg.zero_terminal_snr:
+    if cfg.kind not in ("linear", "scaled_linear"):
         raise ValueError(f"the diffusers side maps linear/scaled_linear schedules only, got {cfg}")
     scheduler = DDIMScheduler(num_train_timesteps=cfg.num_timesteps, beta_start=cfg.beta_start, beta_end=cfg.beta_end,
                               beta_schedule=cfg.kind, clip_sample=False, set_alpha_to_one=True,
+                              rescale_betas_zero_snr=cfg.zero_terminal_snr,
                               timestep_spacing="trailing", prediction_type={"eps": "epsilon", "v": "v_prediction",
                                                                             "x0": "sample"}[pipe.prediction])
     scheduler.set_timesteps(steps)
@@ -70,7 +72,7 @@ def _unet_call(unet, x, t, cond, mask):
 def bench_sampling(config: SamplingBench, peers_reason: str | None, pipe: TextToImage | None = None) -> dict:
     """Median seconds of one ``config.steps``-step guided DDIM run for ``config.prompts`` prompts, per side,
     their ratio, and the largest difference of the final latents (same weights, same noise)."""
-    pipe = pipe or TextToImage.load(LDM_EPS_DIR)
+    pipe = pipe or TextToImage.load()
     prompts = captions_for(np.arange(config.prompts) % 10, seed=0)
     _, mask, states = pipe.encode(prompts)
     x_T = jax.random.normal(jax.random.key(0), (config.prompts, *pipe.latent_shape))
