@@ -711,3 +711,22 @@ def test_q6_from_your_networks(q3_models, q6_errors, q6_worst_t, LAB_X0, LAB_X1)
 q6_explanation = """
 (your answer)
 """
+
+# %% [markdown]
+# ## Beyond 2D: the text-to-image models (ungraded)
+#
+# `genlab eval diffusion-vs-flow` runs the same comparison on the latent text-to-image U-Nets of lab 03 and lab 04
+# (one architecture, one budget, guidance w = 3; prompt accuracy of 200 class prompts, 2 seeds, at `cpu`). One row
+# is new: genlab's default text-to-image model (`TextToImage.load()`), the same U-Net trained as a diffusion model
+# that predicts $v = \alpha\varepsilon - \sigma x_0$ on a schedule rescaled to zero terminal SNR (500 prompts, seed 0):
+#
+# | model, sampler | NFE 1 | NFE 2 |
+# |---|---|---|
+# | diffusion, ε-prediction (lab 03), DDIM | 0.42 | 0.47 |
+# | diffusion, v-prediction with zero terminal SNR, DDIM | 0.91 | 0.99 |
+# | flow matching (lab 04), Euler | 0.87 | 0.96 |
+# | 2-rectified flow, Euler | 0.96 | 0.96 |
+#
+# *Think (ungraded):* the lecture says flow matching "transforms noise directly". Which part of that is the flow
+# objective, and which part is the parameterisation and the schedule? (Hint: DDIM with a v-model at zero terminal
+# SNR is an ODE step from pure noise whose first x0 estimate is $-\hat v$; compare it with one Euler step of a flow.)
