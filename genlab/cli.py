@@ -126,7 +126,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from genlab.bench.config import BenchConfig
     from genlab.bench.run import check_parts, markdown, run_bench
     from genlab.figures.bench import growth_figure
-    from genlab.presets import CONV_XLA_FLAGS, add_xla_flags, resolve_preset
+    from genlab.presets import add_xla_flags, resolve_preset
+    from genlab.train.xla_flags import CONV_XLA_FLAGS
 
     preset = resolve_preset(args.preset)
     try:

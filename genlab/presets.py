@@ -11,7 +11,6 @@ import os
 from typing import Literal, TypeVar
 
 from genlab.experiments import PRESETS
-from genlab.train.xla_flags import CONV_XLA_FLAGS  # noqa: F401  (re-exported for the CLI)
 
 Preset = Literal["tiny", "cpu", "gpu"]
 

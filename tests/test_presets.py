@@ -76,7 +76,8 @@ def test_tiny_runs_ask_xla_for_quick_compiles_and_respect_the_users_flags(monkey
 
 def test_experiment_flags_are_added_unless_the_user_set_them(monkeypatch):
     from genlab.experiments import get
-    from genlab.presets import CONV_XLA_FLAGS, add_xla_flags
+    from genlab.presets import add_xla_flags
+    from genlab.train.xla_flags import CONV_XLA_FLAGS
 
     assert get("latent-diffusion").xla_flags == CONV_XLA_FLAGS and get("flow-2d").xla_flags == ()
     monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=4")

@@ -113,12 +113,10 @@ def run_bench(config: BenchConfig, *, parts: Sequence[str] = PARTS, use_peers: b
         result["matmul_peak"] = peaks[0]
     metrics["speedup_ceilings_at_peak"] = ceilings
     result["metrics"] = metrics
+    best = {**ceilings, "unet_fraction_of_peak": 1.0}  # the best any implementation of the arithmetic could do here
     result["targets"] = {k: {"at_least": lo, "what": what, "value": metrics[k],
                              "met": None if metrics[k] is None else metrics[k] >= lo,
-                             # the best any implementation of the same arithmetic could do here (see ceiling)
-                             "ceiling_here": ceilings.get(k, 1.0 if k == "unet_fraction_of_peak" else None),
-                             "reachable_here": (None if k != "unet_fraction_of_peak" and k not in ceilings
-                                                else (ceilings.get(k, 1.0) >= lo))}
+                             "ceiling_here": best.get(k), "reachable_here": None if k not in best else best[k] >= lo}
                          for k, (lo, what) in TARGETS.items() if k in metrics}
     result["skipped"] = skipped
     result["machine"] = machine()  # the load average after the run, beside the one before

@@ -28,7 +28,9 @@ from genlab.bench.config import SamplingBench
 from genlab.bench.timing import interleaved, xla_flops
 from genlab.data.captions import captions_for
 from genlab.pipelines.text_to_image import TextToImage
+from genlab.objectives.diffusion import null_condition
 from genlab.samplers.diffusion import SamplerConfig, sample
+from genlab.samplers.guidance import model_output
 
 
 def diffusers_scheduler(pipe: TextToImage, steps: int):
@@ -65,8 +67,10 @@ def diffusers_loop(port, scheduler, x_T, cond, cond_mask, guidance: float):
 
 
 @nnx.jit
-def _unet_call(unet, x, t, cond, mask):
-    return unet(x, t, cond, mask)
+def _guided_call(unet, x, cond, cond_mask, guidance):
+    """One step's network work: the samplers' guided call on ``[x; x]`` with ``[cond; null]``."""
+    null, null_mask = null_condition(cond)
+    return model_output(unet, x, 500, cond, cond_mask, null, null_mask, guidance, guided=True)
 
 
 def bench_sampling(config: SamplingBench, peers_reason: str | None, pipe: TextToImage | None = None) -> dict:
@@ -97,10 +101,8 @@ def bench_sampling(config: SamplingBench, peers_reason: str | None, pipe: TextTo
     times = interleaved(fns, warmup=config.timing.warmup, repeats=config.timing.repeats)
     out = {"prompts": config.prompts, "steps": config.steps, "guidance": config.guidance,
            "sampler": "ddim, eta 0, trailing", "unet_calls_per_step": 1, "unet_batch": 2 * config.prompts, "genlab": times["genlab"].as_dict()}
-    # the arithmetic: one guided U-Net call on [x; x] per step (the sampler's own update is a few elementwise ops)
-    x2, t2 = jnp.concatenate([x_T, x_T]), jnp.full((2 * config.prompts,), 500, jnp.int32)
-    c2, m2 = jnp.concatenate([jnp.zeros_like(cond), cond]), jnp.concatenate([jnp.zeros_like(cond_mask), cond_mask])
-    out["flops_per_run"] = config.steps * xla_flops(_unet_call, pipe.unet, x2, t2, c2, m2)
+    # the arithmetic: one guided call per step (the sampler's own update is a few elementwise ops)
+    out["flops_per_run"] = config.steps * xla_flops(_guided_call, pipe.unet, x_T, cond, cond_mask, config.guidance)
     if "diffusers" in times:
         ours = np.asarray(genlab_run(0))
         theirs = fns["diffusers"](0).numpy()

@@ -1,10 +1,10 @@
 """Measurements 1, 4 and 5: the U-Net train step against PyTorch, its fraction of the matmul peak, its growth.
 
 A :class:`TrainCase` is one U-Net training as an experiment runs it: the latent text-to-image U-Net of
-``latent-diffusion`` (v-prediction on zero terminal SNR, on ``[7, 7, 4]`` latents, cross-attention to ``[24, 64]`` text states, 10 %
-condition dropout) and the 28x28 pixel denoiser of ``unet-skip`` (x0 from ``x0 + sigma eps``, sigma log-uniform).
-genlab's side is the experiment's own step (``make_train_step`` of its loss, ``make_optimizer`` of its
-``OptimConfig``), called as ``genlab.train.fit`` calls it. PyTorch's side is the port of the same U-Net
+``latent-diffusion`` (v-prediction on zero terminal SNR, on ``[7, 7, 4]`` latents, cross-attention to ``[24, 64]``
+text states, 10 % condition dropout) and the 28x28 pixel denoiser of ``unet-skip`` (x0 from ``x0 + sigma eps``,
+sigma log-uniform). genlab's side is the experiment's own step (``make_train_step`` of its loss, ``make_optimizer``
+of its ``OptimConfig``), called as ``genlab.train.fit`` calls it. PyTorch's side is the port of the same U-Net
 (``torch_ports``, parameter count asserted equal, genlab's initial weights copied in) with the same loss, Adam
 (or AdamW) settings, global-norm clipping and learning-rate schedule (optax's values, tabulated), written as a
 PyTorch user writes a training step. Both get the same fixed synthetic batch: the cost does not depend on it.

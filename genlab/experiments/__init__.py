@@ -106,7 +106,7 @@ SHIPPERS: dict[str, Callable[..., dict[str, Any]]] = {}  # experiment name -> sh
 def register(name: str, *, config: type, description: str, variants: Mapping[str, Edit] | None = None,
              default_seeds: int = 1, xla_flags: tuple[str, ...] = ()):
     """Decorator: register ``run(config, seeds) -> dict`` as experiment ``name``; ``xla_flags``: XLA flags its
-    command-line runs use (e.g. :data:`genlab.presets.CONV_XLA_FLAGS`)."""
+    command-line runs use (e.g. :data:`genlab.train.xla_flags.CONV_XLA_FLAGS`)."""
 
     def wrap(fn: Callable[[Any, list[int]], dict[str, Any]]):
         EXPERIMENTS[name] = Experiment(name, fn, config, description, dict(variants or {}), default_seeds,

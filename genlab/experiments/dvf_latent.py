@@ -38,7 +38,7 @@ from genlab.experiments.flow_latent import FLOW_DIR, load_flow_pipeline
 from genlab.experiments.flow_latent import REGENERATE as FLOW_REGENERATE
 from genlab.experiments.ldm_eval import class_prompts, fd_references, prompt_accuracy_of, sample_fd
 from genlab.paths.affine import AffinePath
-from genlab.pipelines.text_to_image import LDM_EPS_DIR, REGENERATE, TextToImage
+from genlab.pipelines.text_to_image import LDM_EPS_DIR, REGENERATE_EPS, TextToImage
 from genlab.samplers.ode import STAGES, dopri5, text_field
 from genlab.samplers.pf_ode import pf_ode, solve_range, step_index_eps
 from genlab.train.checkpoint import read_info
@@ -92,7 +92,7 @@ def _budget(steps, batch, **more) -> dict:
 def training_budgets(ldm_dir=LDM_EPS_DIR, flow_dir=FLOW_DIR) -> tuple[dict, bool | None, str]:
     """``(budget per model, matched, why)`` from the shipped json: steps × batch where recorded (None where not);
     matched: diffusion and flow examples equal (None: not both recorded)."""
-    d = read_info(ldm_dir, "unet", REGENERATE + " --variant eps")
+    d = read_info(ldm_dir, "unet", REGENERATE_EPS)
     f = read_info(flow_dir, "flow", FLOW_REGENERATE).get("eval", {})
     r = read_info(flow_dir, "reflow", FLOW_REGENERATE).get("eval", {})
     budget = {

@@ -45,6 +45,7 @@ LDM_DIR = shipped("ldm")  # genlab's default: v-prediction on the zero-terminal-
 LDM_EPS_DIR = shipped("ldm_eps")  # the lecture's eps-prediction on the DDPM schedule
 FLOW_SAMPLERS = (*STAGES, "dopri5")  # the samplers of a flow pipeline (prediction "velocity")
 REGENERATE = "genlab ship latent-diffusion"
+REGENERATE_EPS = REGENERATE + " --variant eps"  # writes LDM_EPS_DIR
 
 
 @dataclasses.dataclass
@@ -101,7 +102,7 @@ class TextToImage:
         """The shipped pipeline (``data/ldm`` with the shipped VAE and text encoder); no download, no training.
         ``folder``: another U-Net's, e.g. :data:`LDM_EPS_DIR` (the lecture's eps-prediction model)."""
         folder = Path(folder) if folder is not None else LDM_DIR
-        regenerate = REGENERATE + (" --variant eps" if folder.name == LDM_EPS_DIR.name else "")
+        regenerate = REGENERATE_EPS if folder.name == LDM_EPS_DIR.name else REGENERATE
         info = read_info(folder, "unet", regenerate)
         tokenizer, text_encoder = load_text_encoder()
         config = UNetConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in info["config"].items()})
